@@ -1,0 +1,91 @@
+package api
+
+import "time"
+
+// The control API is NATS request/reply on subjects under ControlPrefix:
+//
+//	$NATSFN.v1.<namespace>.deploy   DeployRequest  -> FunctionInfo
+//	$NATSFN.v1.<namespace>.ls       (empty)        -> ListResponse
+//	$NATSFN.v1.<namespace>.info     NameRequest    -> FunctionInfo
+//	$NATSFN.v1.<namespace>.rm       NameRequest    -> FunctionInfo (as it was)
+//
+// Every reply is a JSON Response envelope; a failed request also carries the
+// Nats-Service-Error headers. The namespace is in the subject so that NATS
+// permissions can scope a tenant to its own namespace.
+const (
+	ControlPrefix = "$NATSFN.v1"
+	// LogPrefix is where console output and invocation failures are
+	// published: $NATSFN.logs.<namespace>.<name>, one LogEntry per message.
+	LogPrefix = "$NATSFN.logs"
+	// LogStream keeps recent log entries so `natsfn logs` can show history.
+	LogStream = "NATSFN_LOGS"
+	// FunctionsBucket is the KV bucket of desired state: key
+	// <namespace>.<name>, value a FunctionInfo.
+	FunctionsBucket = "natsfn_functions"
+	// BundlesBucket is the object store holding each function's bundle under
+	// <namespace>.<name>.
+	BundlesBucket = "natsfn_bundles"
+	// UploadsBucket is where clients stage a bundle before deploying it.
+	UploadsBucket = "natsfn_uploads"
+)
+
+// Control operations.
+const (
+	OpDeploy = "deploy"
+	OpList   = "ls"
+	OpInfo   = "info"
+	OpRemove = "rm"
+)
+
+// ControlSubject returns the subject of op in namespace.
+func ControlSubject(namespace, op string) string {
+	return ControlPrefix + "." + namespace + "." + op
+}
+
+// LogSubject returns the log subject of a function.
+func LogSubject(namespace, name string) string {
+	return LogPrefix + "." + namespace + "." + name
+}
+
+// DeployRequest asks a node to deploy a function whose bundle the client has
+// staged in UploadsBucket under Upload.
+type DeployRequest struct {
+	Spec   FunctionSpec `json:"spec"`
+	Upload string       `json:"upload"`
+}
+
+// NameRequest names one function.
+type NameRequest struct {
+	Name string `json:"name"`
+}
+
+// FunctionInfo is a deployed function: its spec and its bundle.
+type FunctionInfo struct {
+	Spec         FunctionSpec `json:"spec"`
+	BundleDigest string       `json:"bundle_digest"`
+	BundleSize   int64        `json:"bundle_size"`
+	Revision     uint64       `json:"revision,omitempty"`
+	DeployedAt   time.Time    `json:"deployed_at"`
+}
+
+// ListResponse lists a namespace's functions, sorted by name.
+type ListResponse struct {
+	Functions []FunctionInfo `json:"functions"`
+}
+
+// Response is the envelope of every control reply: Error is set on failure,
+// Data otherwise.
+type Response[T any] struct {
+	Data  *T     `json:"data,omitempty"`
+	Error *Error `json:"error,omitempty"`
+}
+
+// LogEntry is one line of a function's log.
+type LogEntry struct {
+	Time      time.Time `json:"time"`
+	Namespace string    `json:"namespace"`
+	Function  string    `json:"function"`
+	Level     string    `json:"level"`
+	Message   string    `json:"message"`
+	Node      string    `json:"node,omitempty"`
+}
