@@ -1,0 +1,202 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	v8 "github.com/tommie/v8go"
+
+	"github.com/natsfn/natsfn/api"
+)
+
+// Invocation is one message for the function.
+type Invocation struct {
+	Subject string
+	Reply   string
+	Headers map[string][]string
+	Payload []byte
+}
+
+// Result is the outcome of an invocation. On success Err is nil and Body is
+// the reply (nil for an empty one). Body aliases the isolate's memory and is
+// valid only until the next call on the isolate: send or copy it first.
+type Result struct {
+	Body []byte
+	// Err is what the caller may see; Detail is the whole story (a stack
+	// trace, say) for the function's log.
+	Err    *api.Error
+	Detail string
+}
+
+// Exchange status codes written by the prelude into slot 0.
+const (
+	statusBytes   = 0
+	statusEmpty   = 1
+	statusPending = 2
+	statusThrown  = 3
+)
+
+// Invoke runs the function on inv. ctx's deadline is the wall-time limit;
+// without one the call is not bounded.
+func (i *Isolate) Invoke(ctx context.Context, inv *Invocation) Result {
+	if i.broken {
+		return Result{Err: api.Errorf(api.CodeUnavailable, "function unavailable"), Detail: "isolate is broken"}
+	}
+	var headers []byte
+	if len(inv.Headers) > 0 {
+		headers, _ = json.Marshal(inv.Headers)
+	}
+	need := len(inv.Subject) + len(inv.Reply) + len(headers) + len(inv.Payload)
+	if err := i.ensure(need); err != nil {
+		return i.failed(err, false)
+	}
+	i.setSlot(0, len(inv.Subject))
+	i.setSlot(1, len(inv.Reply))
+	i.setSlot(2, len(headers))
+	i.setSlot(3, len(inv.Payload))
+	o := headerBytes
+	o += copy(i.exchange[o:], inv.Subject)
+	o += copy(i.exchange[o:], inv.Reply)
+	o += copy(i.exchange[o:], headers)
+	copy(i.exchange[o:], inv.Payload)
+
+	if deadline, ok := ctx.Deadline(); ok {
+		i.watchdog.arm(deadline)
+	}
+	i.callCtx = ctx
+	res := i.run()
+	i.callCtx = nil
+	if i.watchdog.disarm() {
+		i.flushTermination()
+		if res.Err == nil || res.Err.Code != api.CodeTimeout {
+			res = Result{Err: api.Errorf(api.CodeTimeout, "function timed out"), Detail: "terminated at the invocation deadline"}
+		}
+	}
+	return res
+}
+
+// run calls the prelude's invoke and, for a promise, settles it.
+func (i *Isolate) run() Result {
+	v, err := i.invoke.Call(v8.Undefined(i.iso))
+	if v != nil {
+		v.Release()
+	}
+	if err != nil {
+		return i.failed(err, true)
+	}
+	if i.slot(0) == statusPending {
+		// Host calls are synchronous and there are no timers, so once the
+		// microtask queue is empty nothing else can settle the promise.
+		i.ctx.PerformMicrotaskCheckpoint()
+		v, err := i.settle.Call(v8.Undefined(i.iso))
+		if v != nil {
+			v.Release()
+		}
+		if err != nil {
+			return i.failed(err, true)
+		}
+	}
+	switch status, n := i.slot(0), i.slot(1); status {
+	case statusBytes:
+		return Result{Body: i.exchange[headerBytes : headerBytes+n]}
+	case statusEmpty:
+		return Result{}
+	case statusThrown:
+		return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: string(i.exchange[headerBytes : headerBytes+n])}
+	case statusPending:
+		return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: "the returned promise never settled (natsfn has no timers; await host calls only)"}
+	default:
+		return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: fmt.Sprintf("bad exchange status %d", status)}
+	}
+}
+
+// failed classifies an error from calling into V8. A termination the
+// watchdog did not cause is the heap limit: the isolate is broken.
+func (i *Isolate) failed(err error, fromJS bool) Result {
+	if fromJS && strings.Contains(err.Error(), "ExecutionTerminated") {
+		if i.watchdog.firedNow() {
+			return Result{Err: api.Errorf(api.CodeTimeout, "function timed out"), Detail: "terminated at the invocation deadline"}
+		}
+		i.broken = true
+		return Result{Err: api.Errorf(api.CodeInternal, "function exceeded its memory limit"), Detail: "terminated at the heap limit; the isolate is replaced"}
+	}
+	return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: scriptError(err).Error()}
+}
+
+// flushTermination clears a TerminateExecution that landed after the
+// JavaScript had already returned, so that it cannot hit the next call.
+func (i *Isolate) flushTermination() {
+	if v, err := i.ctx.RunScript("undefined", "natsfn:flush"); err == nil {
+		v.Release()
+	}
+}
+
+// nativeHost answers a host-service call. The prelude wrote the op, JSON
+// args and optional body into the exchange; the answer goes back the same
+// way: slot 0 status (0 ok, 1 error), slot 1 result JSON length, slot 2 body
+// length or -1.
+func (i *Isolate) nativeHost(*v8.FunctionCallbackInfo) (*v8.Value, error) {
+	opLen, argsLen, bodyLen := i.slot(0), i.slot(1), i.slot(2)
+	total := opLen + argsLen + max(bodyLen, 0)
+	if opLen < 0 || argsLen < 0 || headerBytes+total > len(i.exchange) {
+		return nil, fmt.Errorf("host: bad exchange lengths")
+	}
+	o := headerBytes
+	op := string(i.exchange[o : o+opLen])
+	o += opLen
+	args := append([]byte(nil), i.exchange[o:o+argsLen]...)
+	o += argsLen
+	var body []byte
+	if bodyLen >= 0 {
+		body = append([]byte(nil), i.exchange[o:o+bodyLen]...)
+	}
+
+	ctx := i.callCtx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	result, resultBody, err := i.callHost(ctx, op, args, body)
+	var resultJSON []byte
+	status := 0
+	if err != nil {
+		status = 1
+		resultJSON, _ = json.Marshal(asHostError(err))
+		resultBody = nil
+	} else if result != nil {
+		if resultJSON, err = json.Marshal(result); err != nil {
+			status = 1
+			resultJSON, _ = json.Marshal(&HostError{Type: "Error", Code: "INTERNAL", Message: "host service returned an unencodable result"})
+			resultBody = nil
+		}
+	}
+	if err := i.ensure(len(resultJSON) + len(resultBody)); err != nil {
+		return nil, err
+	}
+	i.setSlot(0, status)
+	i.setSlot(1, len(resultJSON))
+	if resultBody == nil {
+		i.setSlot(2, -1)
+	} else {
+		i.setSlot(2, len(resultBody))
+	}
+	o = headerBytes
+	o += copy(i.exchange[o:], resultJSON)
+	copy(i.exchange[o:], resultBody)
+	return nil, nil
+}
+
+// callHost calls the Host, turning a panic into an error: nothing a function
+// passes may take the process down.
+func (i *Isolate) callHost(ctx context.Context, op string, args, body []byte) (result any, resultBody []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("host service %s panicked: %v", op, r)
+		}
+	}()
+	if ctx.Err() != nil {
+		return nil, nil, &HostError{Type: "Error", Code: "TIMEOUT", Message: "the invocation ran out of time"}
+	}
+	return i.opts.Host.Call(ctx, op, args, body)
+}

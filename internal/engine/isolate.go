@@ -1,0 +1,334 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	v8 "github.com/tommie/v8go"
+)
+
+// headerBytes is the size of the exchange's slot area (prelude.js HEADER).
+const headerBytes = 32
+
+// Options configure an Isolate.
+type Options struct {
+	// HeapBytes caps the V8 heap; an isolate that reaches it is Broken.
+	HeapBytes int64
+	// Env becomes the frozen global env.
+	Env map[string]string
+	// Host answers hostServices calls; nil refuses them all.
+	Host Host
+	// Console receives each console.* line with its level (debug, info,
+	// warn, error). nil discards.
+	Console func(level, line string)
+	// StartTimeout bounds the script's top-level code; 0 means 5s.
+	StartTimeout time.Duration
+}
+
+// Isolate is one V8 isolate with one context running one Program.
+type Isolate struct {
+	iso     *v8.Isolate
+	ctx     *v8.Context
+	opts    Options
+	invoke  *v8.Function
+	settle  *v8.Function
+	prepare *v8.Function
+
+	// exchange is the Go view of the SharedArrayBuffer shared with the
+	// prelude; releaseExchange lets V8 free it once JS drops it too.
+	exchange        []byte
+	releaseExchange func()
+
+	// callCtx is the context of the invocation running now; host calls
+	// use it. Only the owning goroutine touches it.
+	callCtx context.Context
+
+	watchdog watchdog
+	broken   bool
+}
+
+// NewIsolate creates an isolate, installs the prelude and runs p's
+// top-level code. The error says why the script cannot serve.
+func NewIsolate(p *Program, opts Options) (*Isolate, error) {
+	if opts.Host == nil {
+		opts.Host = noHost{}
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 5 * time.Second
+	}
+	pre, err := preludeProgram()
+	if err != nil {
+		return nil, fmt.Errorf("engine: prelude: %w", err)
+	}
+	var isoOpts []v8.IsolateOption
+	if opts.HeapBytes > 0 {
+		isoOpts = append(isoOpts, v8.WithResourceConstraints(0, uint64(opts.HeapBytes)))
+	}
+	i := &Isolate{iso: v8.NewIsolate(isoOpts...), opts: opts}
+	i.watchdog.iso = i.iso
+	i.ctx = v8.NewContext(i.iso)
+	if err := i.start(pre, p); err != nil {
+		i.Dispose()
+		return nil, err
+	}
+	return i, nil
+}
+
+func (i *Isolate) start(pre, p *Program) error {
+	preScript, err := pre.compileIn(i.iso)
+	if err != nil {
+		return fmt.Errorf("engine: prelude: %w", scriptError(err))
+	}
+	preFn, err := preScript.Run(i.ctx)
+	if err != nil {
+		return fmt.Errorf("engine: prelude: %w", scriptError(err))
+	}
+	natives, err := i.natives()
+	if err != nil {
+		return err
+	}
+	envJSON, err := json.Marshal(orEmpty(i.opts.Env))
+	if err != nil {
+		return err
+	}
+	envVal, err := v8.NewValue(i.iso, string(envJSON))
+	if err != nil {
+		return err
+	}
+	fn, err := preFn.AsFunction()
+	if err != nil {
+		return err
+	}
+	exportsVal, err := fn.Call(v8.Undefined(i.iso), natives, envVal)
+	if err != nil {
+		return fmt.Errorf("engine: prelude: %w", scriptError(err))
+	}
+	exports := exportsVal.Object()
+	get := func(name string) (*v8.Function, error) {
+		v, err := exports.Get(name)
+		if err != nil {
+			return nil, err
+		}
+		return v.AsFunction()
+	}
+	if i.invoke, err = get("invoke"); err != nil {
+		return err
+	}
+	if i.settle, err = get("settle"); err != nil {
+		return err
+	}
+	if i.prepare, err = get("prepare"); err != nil {
+		return err
+	}
+	setHandler, err := get("setHandler")
+	if err != nil {
+		return err
+	}
+
+	script, err := p.compileIn(i.iso)
+	if err != nil {
+		return scriptError(err)
+	}
+	i.callCtx = context.Background()
+	i.watchdog.arm(time.Now().Add(i.opts.StartTimeout))
+	handler, err := script.Run(i.ctx)
+	timedOut := i.watchdog.disarm()
+	if err != nil {
+		if timedOut {
+			return fmt.Errorf("the script's top-level code ran longer than %s", i.opts.StartTimeout)
+		}
+		return scriptError(err)
+	}
+	if _, err := setHandler.Call(v8.Undefined(i.iso), handler); err != nil {
+		return fmt.Errorf("%w: %s", ErrNotFunction, scriptError(err))
+	}
+	return nil
+}
+
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// natives builds the object of Go callbacks handed to the prelude.
+func (i *Isolate) natives() (*v8.Object, error) {
+	obj := v8.NewObjectTemplate(i.iso)
+	set := func(name string, cb v8.FunctionCallbackWithError) error {
+		return obj.Set(name, v8.NewFunctionTemplateWithError(i.iso, func(info *v8.FunctionCallbackInfo) (*v8.Value, error) {
+			defer info.Release()
+			return cb(info)
+		}))
+	}
+	if err := set("exchange", i.nativeExchange); err != nil {
+		return nil, err
+	}
+	if err := set("host", i.nativeHost); err != nil {
+		return nil, err
+	}
+	if err := set("log", i.nativeLog); err != nil {
+		return nil, err
+	}
+	if err := set("random", i.nativeRandom); err != nil {
+		return nil, err
+	}
+	return obj.NewInstance(i.ctx)
+}
+
+// nativeExchange adopts the SharedArrayBuffer the prelude uses from now on.
+func (i *Isolate) nativeExchange(info *v8.FunctionCallbackInfo) (*v8.Value, error) {
+	args := info.Args()
+	if len(args) != 1 {
+		return nil, errors.New("exchange: want one argument")
+	}
+	buf, release, err := args[0].SharedArrayBufferGetContents()
+	if err != nil {
+		return nil, err
+	}
+	if i.releaseExchange != nil {
+		i.releaseExchange()
+	}
+	i.exchange, i.releaseExchange = buf, release
+	return nil, nil
+}
+
+func (i *Isolate) nativeLog(info *v8.FunctionCallbackInfo) (*v8.Value, error) {
+	args := info.Args()
+	if i.opts.Console == nil || len(args) != 2 {
+		return nil, nil
+	}
+	i.opts.Console(args[0].String(), args[1].String())
+	return nil, nil
+}
+
+func (i *Isolate) nativeRandom(info *v8.FunctionCallbackInfo) (*v8.Value, error) {
+	args := info.Args()
+	if len(args) != 1 {
+		return nil, errors.New("random: want one argument")
+	}
+	n := int(args[0].Integer())
+	if n < 0 || headerBytes+n > len(i.exchange) {
+		return nil, errors.New("random: bad length")
+	}
+	rand.Read(i.exchange[headerBytes : headerBytes+n])
+	return nil, nil
+}
+
+// slot reads int32 slot k of the exchange; setSlot writes it. The prelude
+// uses an Int32Array, so the byte order is the machine's (little-endian on
+// every platform V8 ships for here).
+func (i *Isolate) slot(k int) int {
+	return int(int32(binary.LittleEndian.Uint32(i.exchange[4*k:])))
+}
+
+func (i *Isolate) setSlot(k, v int) {
+	binary.LittleEndian.PutUint32(i.exchange[4*k:], uint32(int32(v)))
+}
+
+// ensure makes the exchange hold at least n data bytes.
+func (i *Isolate) ensure(n int) error {
+	if headerBytes+n <= len(i.exchange) {
+		return nil
+	}
+	nv, err := v8.NewValue(i.iso, int32(n))
+	if err != nil {
+		return err
+	}
+	defer nv.Release()
+	v, err := i.prepare.Call(v8.Undefined(i.iso), nv)
+	if v != nil {
+		v.Release()
+	}
+	return err
+}
+
+// Broken reports that the isolate hit its heap limit (or V8 otherwise gave
+// up on it): dispose it and start another.
+func (i *Isolate) Broken() bool { return i.broken }
+
+// HeapStats returns V8's heap statistics.
+func (i *Isolate) HeapStats() v8.HeapStatistics { return i.iso.GetHeapStatistics() }
+
+// Dispose frees the isolate. It is safe to call more than once.
+func (i *Isolate) Dispose() {
+	if i.iso == nil {
+		return
+	}
+	i.watchdog.stop()
+	if i.releaseExchange != nil {
+		i.releaseExchange()
+		i.releaseExchange = nil
+	}
+	i.exchange = nil
+	i.ctx.Close()
+	i.iso.Dispose()
+	i.iso = nil
+}
+
+// watchdog terminates the running JavaScript at its deadline. One timer is
+// reused for every call; a timer that fires late (its call already over, a
+// new one armed) sees the new deadline has not passed and does nothing.
+type watchdog struct {
+	iso      *v8.Isolate
+	mu       sync.Mutex
+	timer    *time.Timer
+	running  bool
+	deadline time.Time
+	fired    bool
+}
+
+func (w *watchdog) arm(deadline time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.running, w.deadline, w.fired = true, deadline, false
+	if w.timer == nil {
+		w.timer = time.AfterFunc(time.Until(deadline), w.fire)
+	} else {
+		w.timer.Reset(time.Until(deadline))
+	}
+}
+
+func (w *watchdog) fire() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.running && !w.fired && !time.Now().Before(w.deadline) {
+		w.fired = true
+		w.iso.TerminateExecution()
+	}
+}
+
+// disarm ends the running call and reports whether the watchdog
+// terminated it.
+func (w *watchdog) disarm() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	fired := w.fired
+	w.running, w.fired = false, false
+	return fired
+}
+
+// firedNow reports whether the watchdog terminated the running call.
+func (w *watchdog) firedNow() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fired
+}
+
+func (w *watchdog) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.running = false
+}
