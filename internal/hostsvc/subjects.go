@@ -1,0 +1,71 @@
+package hostsvc
+
+import (
+	"strings"
+
+	"github.com/natsfn/natsfn/api"
+)
+
+const maxSubjectLen = 1024
+
+// checkSubject refuses a subject a function may not publish or request on:
+// malformed or wildcard subjects (a TypeError), and reserved subjects or
+// those outside the namespace's allowed patterns (SUBJECT_DENIED).
+func (s *Services) checkSubject(subj string) *Error {
+	if len(subj) > maxSubjectLen {
+		return typeError(CodeInvalidArgument, "subject is longer than %d bytes", maxSubjectLen)
+	}
+	if err := api.ValidateSubject(subj, false); err != nil {
+		return typeError(CodeInvalidArgument, "invalid subject %s: publish and request need a subject without wildcards or empty tokens", quoteShort(subj))
+	}
+	if s.reservedSubject(subj) {
+		return newError(CodeSubjectDenied, nil, "subject %s is reserved", quoteShort(subj))
+	}
+	if len(s.subjects) > 0 && !matchesAny(s.subjects, subj) {
+		return newError(CodeSubjectDenied, nil, "subject %s is outside the subjects this namespace may use", quoteShort(subj))
+	}
+	return nil
+}
+
+// reservedSubject is api.IsReserved made stricter: every subject whose first
+// token starts with '$' belongs to NATS ($SYS, $JS, $KV, $O, $SRV, $MQTT,
+// $NRG, ...) or natsfn, "_R_" carries the server's internal replies, and the
+// connection's own inbox prefix (if customised) holds other invocations'
+// replies.
+func (s *Services) reservedSubject(subj string) bool {
+	if api.IsReserved(subj) || strings.HasPrefix(subj, "$") || subj == "_INBOX" ||
+		subj == "_R_" || strings.HasPrefix(subj, "_R_.") {
+		return true
+	}
+	if p := strings.TrimSuffix(s.nc.Opts.InboxPrefix, "."); p != "" {
+		return subj == p || strings.HasPrefix(subj, p+".")
+	}
+	return false
+}
+
+func matchesAny(patterns []string, subj string) bool {
+	for _, p := range patterns {
+		if subjectMatches(p, subj) {
+			return true
+		}
+	}
+	return false
+}
+
+// subjectMatches reports whether the literal subject subj matches pattern,
+// with NATS wildcards: '*' one token, '>' one or more trailing tokens.
+func subjectMatches(pattern, subj string) bool {
+	for {
+		pt, prest, pmore := strings.Cut(pattern, ".")
+		st, srest, smore := strings.Cut(subj, ".")
+		switch {
+		case pt == ">":
+			return true
+		case pt != "*" && pt != st:
+			return false
+		case !pmore || !smore:
+			return pmore == smore
+		}
+		pattern, subj = prest, srest
+	}
+}
