@@ -1,0 +1,163 @@
+// Package control serves the control API: deploy, ls, info and rm requests
+// on $NATSFN.v1.<namespace>.<op>, answered from and written to the store.
+// Every node serves it in one queue group, so any node may answer.
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/store"
+)
+
+// DefaultQueue is the queue group the nodes of one NATS system share.
+const DefaultQueue = "natsfn-control"
+
+const (
+	// requestTimeout bounds one request, a deploy's compile check included.
+	requestTimeout = time.Minute
+	// flushTimeout bounds Start when its context has no deadline.
+	flushTimeout = 10 * time.Second
+	// maxInFlight bounds the requests handled at once; more wait in NATS.
+	maxInFlight = 32
+)
+
+// CheckFunc vets a deploy before it is stored, typically by compiling
+// script. An *api.Error it returns reaches the client as is; any other error
+// becomes a 400 "bundle does not compile".
+type CheckFunc func(ctx context.Context, spec api.FunctionSpec, script []byte) error
+
+// Option configures Start.
+type Option func(*options) error
+
+// DeployedFunc is told about each deploy once it is stored, and may hold the
+// reply until the new version is served.
+type DeployedFunc func(ctx context.Context, info api.FunctionInfo) error
+
+type options struct {
+	logger   *slog.Logger
+	check    CheckFunc
+	deployed DeployedFunc
+	queue    string
+}
+
+// WithLogger sets where the server logs requests and failures.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("natsfn: control: nil logger")
+		}
+		o.logger = l
+		return nil
+	}
+}
+
+// WithCheck sets the hook that vets each deploy.
+func WithCheck(check CheckFunc) Option {
+	return func(o *options) error {
+		o.check = check
+		return nil
+	}
+}
+
+// WithDeployed sets the hook called after each successful deploy, before
+// the reply. Its error is logged; the deploy stands.
+func WithDeployed(deployed DeployedFunc) Option {
+	return func(o *options) error {
+		o.deployed = deployed
+		return nil
+	}
+}
+
+// WithQueue sets the queue group, DefaultQueue by default.
+func WithQueue(name string) Option {
+	return func(o *options) error {
+		if name == "" {
+			return errors.New("natsfn: control: empty queue group")
+		}
+		o.queue = name
+		return nil
+	}
+}
+
+// Server answers control requests until Close.
+type Server struct {
+	st   *store.Store
+	opts options
+	sub  *nats.Subscription
+	sem  chan struct{}
+
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Start subscribes to the control subjects and returns once the NATS server
+// knows about the subscription, so a request sent after Start is answered.
+func Start(ctx context.Context, nc *nats.Conn, st *store.Store, opts ...Option) (*Server, error) {
+	o := options{logger: slog.New(slog.DiscardHandler), queue: DefaultQueue}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{st: st, opts: o, sem: make(chan struct{}, maxInFlight)}
+	sub, err := nc.QueueSubscribe(api.ControlPrefix+".*.>", o.queue, s.dispatch)
+	if err != nil {
+		return nil, fmt.Errorf("natsfn: control: subscribe: %w", err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, flushTimeout)
+		defer cancel()
+	}
+	if err := nc.FlushWithContext(ctx); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("natsfn: control: subscribe: %w", err)
+	}
+	s.sub = sub
+	return s, nil
+}
+
+// dispatch hands each request to its own goroutine, so a slow deploy does
+// not hold up a listing; the semaphore bounds how many run.
+func (s *Server) dispatch(msg *nats.Msg) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.sem <- struct{}{}
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.sem }()
+		s.serve(msg)
+	}()
+}
+
+// Close stops taking requests and waits for those in flight. It is safe to
+// call more than once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	err := s.sub.Unsubscribe()
+	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrBadSubscription) {
+		err = nil
+	}
+	s.wg.Wait()
+	return err
+}

@@ -1,0 +1,160 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/store"
+)
+
+const (
+	// maxUploadName bounds an upload's object name.
+	maxUploadName = 256
+	// maxMessage bounds an error message in a reply header.
+	maxMessage = 1000
+)
+
+func (s *Server) deploy(ctx context.Context, log *slog.Logger, ns string, data []byte) (*api.FunctionInfo, error) {
+	var req api.DeployRequest
+	if err := decode(data, &req, false); err != nil {
+		return nil, err
+	}
+	if err := validateUpload(ns, req.Upload); err != nil {
+		return nil, err
+	}
+	// The upload is useless after this request whatever its outcome: a
+	// client that tries again stages a new one.
+	defer func() {
+		if err := s.st.DeleteUpload(context.WithoutCancel(ctx), req.Upload); err != nil {
+			log.Warn("control: cannot delete upload", "upload", req.Upload, "error", err)
+		}
+	}()
+
+	spec := req.Spec
+	switch spec.Namespace {
+	case "":
+		spec.Namespace = ns
+	case ns:
+	default:
+		return nil, api.Errorf(api.CodeBadRequest, "the spec's namespace %q is not the request's namespace %q", spec.Namespace, ns)
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, api.Errorf(api.CodeBadRequest, "%v", err)
+	}
+
+	script, err := s.st.ReadUpload(ctx, req.Upload, api.MaxBundleBytes)
+	switch {
+	case errors.Is(err, store.ErrUploadNotFound):
+		return nil, api.Errorf(api.CodeBadRequest, "upload %q not found; stage the bundle in %s first (uploads expire after %s)", req.Upload, api.UploadsBucket, store.UploadMaxAge)
+	case errors.Is(err, store.ErrUploadTooLarge):
+		return nil, api.Errorf(api.CodeTooLarge, "the bundle is larger than %d MiB", api.MaxBundleBytes>>20)
+	case err != nil:
+		return nil, err
+	}
+
+	if s.opts.check != nil {
+		if err := s.opts.check(ctx, spec, script); err != nil {
+			var apiErr *api.Error
+			switch {
+			case errors.As(err, &apiErr):
+				return nil, apiErr
+			case errors.Is(err, context.DeadlineExceeded):
+				return nil, api.Errorf(api.CodeTimeout, "checking the bundle timed out")
+			default:
+				return nil, api.Errorf(api.CodeBadRequest, "bundle does not compile: %s", oneLine(err.Error()))
+			}
+		}
+	}
+
+	info, err := s.st.Put(ctx, api.FunctionInfo{Spec: spec}, script)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("control: deployed", "name", spec.Name, "revision", info.Revision,
+		"digest", info.BundleDigest, "size", info.BundleSize, "triggers", spec.Triggers)
+	if s.opts.deployed != nil {
+		if err := s.opts.deployed(ctx, *info); err != nil {
+			log.Warn("control: deployed but not yet served", "name", spec.Name, "revision", info.Revision, "error", err)
+		}
+	}
+	return info, nil
+}
+
+// validateUpload checks an upload name. It must lie in the namespace, so
+// that a tenant scoped by NATS permissions deploys only what it staged.
+func validateUpload(ns, upload string) error {
+	switch {
+	case upload == "":
+		return api.Errorf(api.CodeBadRequest, "upload must name the staged bundle")
+	case len(upload) > maxUploadName || !utf8.ValidString(upload):
+		return api.Errorf(api.CodeBadRequest, "upload name is not valid")
+	case !strings.HasPrefix(upload, ns+"."):
+		return api.Errorf(api.CodeBadRequest, "upload %q must start with the namespace, %q", upload, ns+".")
+	}
+	return nil
+}
+
+func (s *Server) list(ctx context.Context, ns string, data []byte) (*api.ListResponse, error) {
+	var req struct{}
+	if err := decode(data, &req, true); err != nil {
+		return nil, err
+	}
+	fns, err := s.st.List(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	return &api.ListResponse{Functions: fns}, nil
+}
+
+func (s *Server) info(ctx context.Context, ns string, data []byte) (*api.FunctionInfo, error) {
+	name, err := decodeName(data)
+	if err != nil {
+		return nil, err
+	}
+	return s.st.Get(ctx, ns, name)
+}
+
+func (s *Server) remove(ctx context.Context, log *slog.Logger, ns string, data []byte) (*api.FunctionInfo, error) {
+	name, err := decodeName(data)
+	if err != nil {
+		return nil, err
+	}
+	info, err := s.st.Get(ctx, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.Delete(ctx, ns, name); err != nil {
+		return nil, err
+	}
+	log.Info("control: removed", "name", name, "revision", info.Revision)
+	return info, nil
+}
+
+func decodeName(data []byte) (string, error) {
+	var req api.NameRequest
+	if err := decode(data, &req, false); err != nil {
+		return "", err
+	}
+	if err := api.ValidateName("name", req.Name); err != nil {
+		return "", api.Errorf(api.CodeBadRequest, "%v", err)
+	}
+	return req.Name, nil
+}
+
+// oneLine keeps a message, a compiler's multi-line one say, to one line of
+// bounded length that is safe in a NATS header.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ; ")), " ")
+	if len(s) > maxMessage {
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
+	}
+	return s
+}

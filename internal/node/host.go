@@ -1,0 +1,46 @@
+package node
+
+import (
+	"context"
+	"errors"
+
+	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/engine"
+	"github.com/natsfn/natsfn/internal/hostsvc"
+)
+
+// hosts makes a function's host services: the hostsvc implementation, with
+// its errors turned into what JavaScript sees and their causes logged.
+func (n *Node) hosts(info api.FunctionInfo) (engine.Host, func(), error) {
+	cfg := n.cfg.Services
+	cfg.HTTP.Allow = append(append([]string(nil), cfg.HTTP.Allow...), info.Spec.HTTPAllow...)
+	svc, err := hostsvc.New(n.nc, hostsvc.Identity{Namespace: info.Spec.Namespace, Name: info.Spec.Name}, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	h := &hostAdapter{svc: svc, log: n.log.With("namespace", info.Spec.Namespace, "function", info.Spec.Name)}
+	return h, func() { svc.Close() }, nil
+}
+
+type hostAdapter struct {
+	svc *hostsvc.Services
+	log interface {
+		Warn(msg string, args ...any)
+	}
+}
+
+func (h *hostAdapter) Call(ctx context.Context, op string, args, body []byte) (any, []byte, error) {
+	result, resultBody, err := h.svc.Call(ctx, op, args, body)
+	if err == nil {
+		return result, resultBody, nil
+	}
+	var he *hostsvc.Error
+	if errors.As(err, &he) {
+		if he.Cause != nil {
+			h.log.Warn("host service call failed", "op", op, "code", he.Code, "err", he.Cause)
+		}
+		return nil, nil, &engine.HostError{Type: he.Type, Code: he.Code, Message: he.Message}
+	}
+	h.log.Warn("host service call failed", "op", op, "err", err)
+	return nil, nil, err
+}

@@ -1,0 +1,225 @@
+// Package node is the natsfn daemon: it connects to NATS (starting an
+// embedded server when no URL is given), serves the control API, and runs
+// every deployed function by reconciling from the desired state in JetStream.
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/control"
+	"github.com/natsfn/natsfn/internal/engine"
+	"github.com/natsfn/natsfn/internal/executor"
+	"github.com/natsfn/natsfn/internal/hostsvc"
+	"github.com/natsfn/natsfn/internal/natsserver"
+	"github.com/natsfn/natsfn/internal/store"
+)
+
+// Config configures a node. The zero value (plus a DataDir) runs an
+// embedded server on 127.0.0.1:4222 with the sandbox chosen automatically.
+type Config struct {
+	// ServerURL joins an existing NATS system; empty starts an embedded one.
+	ServerURL string
+	// Creds is a NATS credentials file for ServerURL.
+	Creds string
+	// Listen is the embedded server's client address, "127.0.0.1:4222" by
+	// default; port -1 picks a free port.
+	Listen string
+	// DataDir holds the embedded server's JetStream store.
+	DataDir string
+	// Sandbox is "auto", "process" or "none".
+	Sandbox string
+	// Name identifies this node in logs; the host name by default.
+	Name string
+	// Logger receives the node's log, the embedded server's included.
+	Logger *slog.Logger
+	// Services configures the host services of every function.
+	Services hostsvc.Config
+	// IdleTimeout disposes isolates unused this long; 0 means a minute.
+	IdleTimeout time.Duration
+}
+
+// Node is a running natsfn node.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	server *natsserver.Server // nil when joining an existing system
+	nc     *nats.Conn
+	store  *store.Store
+	exec   *executor.Executor
+	ctl    *control.Server
+
+	programs programCache
+	loaded   loadedSet
+
+	stop      context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// Start starts a node and returns once it serves the control API and every
+// function already deployed. Close stops it.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Name == "" {
+		cfg.Name, _ = os.Hostname()
+	}
+	switch cfg.Sandbox {
+	case "", "auto", "none":
+		// Until the process sandbox lands, functions run in the node.
+		cfg.Logger.Warn("sandbox is off: functions run inside the node process (--sandbox=none)")
+	default:
+		return nil, fmt.Errorf("natsfn: sandbox %q is not available on this build (use auto or none)", cfg.Sandbox)
+	}
+	if err := cfg.Services.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("subsystem", "node")}
+	ok := false
+	defer func() {
+		if !ok {
+			n.Close()
+		}
+	}()
+
+	url := cfg.ServerURL
+	if url == "" {
+		listen := cfg.Listen
+		if listen == "" {
+			listen = "127.0.0.1:4222"
+		}
+		srv, err := natsserver.Start(natsserver.Config{Listen: listen, DataDir: cfg.DataDir, ServerName: cfg.Name, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		n.server = srv
+		url = srv.ClientURL()
+	}
+	opts := []nats.Option{
+		nats.Name("natsfn-node " + cfg.Name),
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { n.log.Warn("disconnected from NATS", "err", err) }),
+		nats.ReconnectHandler(func(c *nats.Conn) { n.log.Info("reconnected to NATS", "url", c.ConnectedUrl()) }),
+		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
+			n.log.Warn("NATS error", "subject", subjectOf(s), "err", err)
+		}),
+	}
+	if cfg.Creds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("natsfn: connect to %s: %w", url, err)
+	}
+	n.nc = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	if n.store, err = store.Open(ctx, js); err != nil {
+		return nil, fmt.Errorf("natsfn: open desired state (is JetStream enabled?): %w", err)
+	}
+	n.exec = executor.New(executor.Config{
+		Conn:        nc,
+		Logger:      cfg.Logger.With("subsystem", "function"),
+		Node:        cfg.Name,
+		Hosts:       n.hosts,
+		IdleTimeout: cfg.IdleTimeout,
+	})
+
+	runCtx, stop := context.WithCancel(context.Background())
+	n.stop = stop
+	ready := make(chan error, 1)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.reconcile(runCtx, ready)
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			return nil, err
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+
+	if n.ctl, err = control.Start(ctx, nc, n.store, control.WithCheck(n.check), control.WithDeployed(n.waitLoaded),
+		control.WithLogger(cfg.Logger.With("subsystem", "control"))); err != nil {
+		return nil, err
+	}
+	ok = true
+	n.log.Info("node ready", "nats", url, "name", cfg.Name)
+	return n, nil
+}
+
+// ClientURL is the NATS URL clients use to reach this node's NATS system.
+func (n *Node) ClientURL() string {
+	if n.server != nil {
+		return n.server.ClientURL()
+	}
+	return n.cfg.ServerURL
+}
+
+// Close stops serving, drains in-flight invocations and shuts the embedded
+// server down. It is safe to call more than once.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		if n.ctl != nil {
+			n.ctl.Close()
+		}
+		if n.stop != nil {
+			n.stop()
+		}
+		n.wg.Wait()
+		if n.exec != nil {
+			n.exec.Close()
+		}
+		if n.nc != nil {
+			n.nc.Drain()
+			n.nc.Close()
+		}
+		if n.server != nil {
+			n.server.Shutdown()
+		}
+	})
+	return nil
+}
+
+// check compiles a bundle and runs its top level before a deploy is
+// accepted, so that a broken script is refused with the reason.
+func (n *Node) check(ctx context.Context, spec api.FunctionSpec, script []byte) error {
+	prog, err := engine.Check(spec.Name+".js", string(script), engine.Options{
+		HeapBytes:    spec.EffectiveHeapBytes(),
+		Env:          spec.Env,
+		StartTimeout: spec.EffectiveTimeout(),
+	})
+	if err != nil {
+		return api.Errorf(api.CodeBadRequest, "%s", err.Error())
+	}
+	n.programs.put(api.Digest(script), prog)
+	return nil
+}
+
+// waitLoaded holds a deploy's reply until this node serves the new version,
+// so that a request sent right after `natsfn deploy` finds it.
+func (n *Node) waitLoaded(ctx context.Context, info api.FunctionInfo) error {
+	return n.loaded.wait(ctx, info.Spec.Key(), info.Revision)
+}
+
+func subjectOf(s *nats.Subscription) string {
+	if s == nil {
+		return ""
+	}
+	return s.Subject
+}
