@@ -19,6 +19,7 @@ import (
 	"github.com/natsfn/natsfn/internal/engine"
 	"github.com/natsfn/natsfn/internal/executor"
 	"github.com/natsfn/natsfn/internal/hostsvc"
+	"github.com/natsfn/natsfn/internal/hostsvc/egress"
 	"github.com/natsfn/natsfn/internal/natsserver"
 	"github.com/natsfn/natsfn/internal/store"
 )
@@ -199,6 +200,11 @@ func (n *Node) Close() error {
 // check compiles a bundle and runs its top level before a deploy is
 // accepted, so that a broken script is refused with the reason.
 func (n *Node) check(ctx context.Context, spec api.FunctionSpec, script []byte) error {
+	for _, entry := range spec.HTTPAllow {
+		if err := egress.ValidateEntry(entry); err != nil {
+			return api.Errorf(api.CodeBadRequest, "--http-allow %q: %v", entry, err)
+		}
+	}
 	prog, err := engine.Check(spec.Name+".js", string(script), engine.Options{
 		HeapBytes:    spec.EffectiveHeapBytes(),
 		Env:          spec.Env,

@@ -46,6 +46,17 @@ func newClient(t testing.TB, url string) (*client.Client, *nats.Conn) {
 	return c, nc
 }
 
+func newConn(t testing.TB, url string) *nats.Conn { return testenv.Conn(t, url) }
+
+func newNamespacedClient(t testing.TB, nc *nats.Conn, namespace string) *client.Client {
+	t.Helper()
+	c, err := client.New(nc, client.WithNamespace(namespace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func deploy(t testing.TB, c *client.Client, name, src string, triggers ...string) *api.FunctionInfo {
 	t.Helper()
 	info, err := c.Deploy(context.Background(), api.FunctionSpec{Name: name, Triggers: triggers}, []byte(src))
