@@ -1,47 +1,63 @@
-// Package executor runs deployed functions on a NATS connection: it
-// subscribes each function's triggers in a queue group, hands messages to a
-// pool of isolates that grows with load up to the function's concurrency,
-// replies, and publishes the function's log. The node runs one executor in
-// process; a sandboxed worker runs one for its namespace.
+// Package executor serves deployed functions on a NATS connection: it
+// subscribes each function's triggers in a queue group, hands every message
+// to the function's Runner, replies with the result (or an error reply) and
+// publishes the function's log. Where the JavaScript runs is the Backend's
+// business: in this process (Local) or in a sandboxed worker.
 package executor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/api"
-	"github.com/natsfn/natsfn/internal/engine"
+	"github.com/natsfn/natsfn/internal/pool"
 )
 
 // ErrClosed is returned by Load after Close.
 var ErrClosed = errors.New("natsfn: executor closed")
 
-// HostFactory makes the host services of one function. release is called
-// when the function is unloaded.
-type HostFactory func(info api.FunctionInfo) (host engine.Host, release func(), err error)
+// Runner runs the jobs of one loaded function.
+type Runner interface {
+	// Submit queues a job without blocking; false means it is refused
+	// (queue full) and the caller answers for it.
+	Submit(job *pool.Job) bool
+	// Close answers what is queued, then releases everything.
+	Close()
+}
+
+// Callbacks are how a Runner reports back to the executor.
+type Callbacks struct {
+	// Done receives each job's result.
+	Done pool.DoneFunc
+	// Console receives the function's console lines.
+	Console func(level, line string)
+}
+
+// Backend runs JavaScript somewhere.
+type Backend interface {
+	// Check compiles a bundle and runs its top level, so a deploy that
+	// cannot serve is refused with the reason.
+	Check(ctx context.Context, spec api.FunctionSpec, script []byte) error
+	// Start returns a Runner for one version of a function.
+	Start(info api.FunctionInfo, script []byte, cb Callbacks) (Runner, error)
+}
 
 // Config configures an Executor.
 type Config struct {
-	Conn   *nats.Conn
-	Logger *slog.Logger
+	Conn    *nats.Conn
+	Backend Backend
+	Logger  *slog.Logger
 	// Node names this node in log entries.
 	Node string
-	// Hosts makes each function's host services; nil gives none.
-	Hosts HostFactory
-	// IdleTimeout disposes an isolate unused this long; 0 means a minute.
-	IdleTimeout time.Duration
-	// QueueLength bounds the messages waiting for an isolate, per function;
-	// beyond it a request is refused with 429. 0 means 1024.
-	QueueLength int
 }
 
-// Executor runs functions. Its methods are safe for concurrent use.
+// Executor serves functions. Its methods are safe for concurrent use.
 type Executor struct {
 	cfg Config
 
@@ -55,25 +71,19 @@ func New(cfg Config) *Executor {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = time.Minute
-	}
-	if cfg.QueueLength == 0 {
-		cfg.QueueLength = 1024
-	}
 	return &Executor{cfg: cfg, functions: map[string]*function{}}
 }
 
-// Load starts serving info with prog, replacing any version already served:
-// the new version subscribes before the old one drains, so no message is
-// lost across a redeploy.
-func (e *Executor) Load(info api.FunctionInfo, prog *engine.Program) error {
+// Load starts serving a version of a function, replacing any version
+// already served: the new one subscribes before the old one drains, so no
+// message is lost across a redeploy.
+func (e *Executor) Load(info api.FunctionInfo, script []byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return ErrClosed
 	}
-	f, err := e.newFunction(info, prog)
+	f, err := e.start(info, script)
 	if err != nil {
 		return err
 	}
@@ -88,9 +98,10 @@ func (e *Executor) Load(info api.FunctionInfo, prog *engine.Program) error {
 
 // Unload stops serving a function once its queued messages are answered.
 func (e *Executor) Unload(namespace, name string) {
+	key := api.FunctionKey(namespace, name)
 	e.mu.Lock()
-	f := e.functions[api.FunctionKey(namespace, name)]
-	delete(e.functions, api.FunctionKey(namespace, name))
+	f := e.functions[key]
+	delete(e.functions, key)
 	e.mu.Unlock()
 	if f != nil {
 		f.stop()
@@ -126,44 +137,32 @@ func (e *Executor) Close() {
 	wg.Wait()
 }
 
-func (e *Executor) newFunction(info api.FunctionInfo, prog *engine.Program) (*function, error) {
+func (e *Executor) start(info api.FunctionInfo, script []byte) (*function, error) {
 	spec := info.Spec
 	f := &function{
 		exec:       e,
 		info:       info,
-		prog:       prog,
-		jobs:       make(chan *nats.Msg, e.cfg.QueueLength),
-		maxWorkers: spec.Concurrency,
-		timeout:    spec.EffectiveTimeout(),
 		logSubject: api.LogSubject(spec.Namespace, spec.Name),
 		logger:     e.cfg.Logger.With("namespace", spec.Namespace, "function", spec.Name),
-		release:    func() {},
 	}
-	if f.maxWorkers == 0 {
-		f.maxWorkers = runtime.NumCPU()
+	runner, err := e.cfg.Backend.Start(info, script, Callbacks{Done: f.done, Console: f.log})
+	if err != nil {
+		return nil, err
 	}
-	if e.cfg.Hosts != nil {
-		host, release, err := e.cfg.Hosts(info)
-		if err != nil {
-			return nil, fmt.Errorf("host services for %s: %w", spec.Key(), err)
-		}
-		f.host, f.release = host, release
-	}
+	f.runner = runner
 	queue := "natsfn." + spec.Namespace + "." + spec.Name
 	for _, t := range spec.Triggers {
 		sub, err := e.cfg.Conn.QueueSubscribe(t, queue, f.handle)
 		if err != nil {
-			f.unsubscribe()
-			f.release()
+			f.stop()
 			return nil, fmt.Errorf("subscribe %q: %w", t, err)
 		}
 		f.subs = append(f.subs, sub)
 	}
-	// Once the server has the subscriptions, a deploy is servable: flush so
-	// that Load returning means requests reach the function.
+	// Once the server has the subscriptions the function is servable:
+	// Load returning means requests reach it.
 	if err := e.cfg.Conn.FlushTimeout(5 * time.Second); err != nil {
-		f.unsubscribe()
-		f.release()
+		f.stop()
 		return nil, fmt.Errorf("subscribe: %w", err)
 	}
 	return f, nil

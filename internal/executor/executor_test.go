@@ -9,25 +9,29 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/api"
-	"github.com/natsfn/natsfn/internal/engine"
 	"github.com/natsfn/natsfn/internal/testenv"
 )
 
 func load(t *testing.T, e *Executor, name, src string, triggers ...string) {
 	t.Helper()
-	p, err := engine.Compile(name+".js", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info := api.FunctionInfo{Spec: api.FunctionSpec{Namespace: "default", Name: name, Triggers: triggers}, BundleDigest: "sha256:" + name}
-	if err := e.Load(info, p); err != nil {
+	loadSpec(t, e, api.FunctionSpec{Namespace: "default", Name: name, Triggers: triggers}, src)
+}
+
+func loadSpec(t *testing.T, e *Executor, spec api.FunctionSpec, src string) {
+	t.Helper()
+	info := api.FunctionInfo{Spec: spec, BundleDigest: api.Digest([]byte(src))}
+	if err := e.Load(info, []byte(src)); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func newExecutor(t *testing.T, cfg Config) (*Executor, *nats.Conn) {
+func newExecutor(t *testing.T, cfg Config, local *Local) (*Executor, *nats.Conn) {
 	url := testenv.NATS(t)
 	cfg.Conn = testenv.Conn(t, url)
+	if local == nil {
+		local = &Local{}
+	}
+	cfg.Backend = local
 	e := New(cfg)
 	t.Cleanup(e.Close)
 	return e, testenv.Conn(t, url)
@@ -51,11 +55,10 @@ func errorCode(m *nats.Msg) int {
 }
 
 func TestServeAndErrors(t *testing.T) {
-	e, nc := newExecutor(t, Config{})
+	e, nc := newExecutor(t, Config{}, nil)
 	load(t, e, "echo", `(s, p) => ({ on: s, p })`, "echo.>")
 	load(t, e, "boom", `() => { throw new Error("secret detail") }`, "boom")
-	load(t, e, "slow", `() => { for(;;){} }`, "slow")
-	e.functions["default.slow"].timeout = 100 * time.Millisecond
+	loadSpec(t, e, api.FunctionSpec{Namespace: "default", Name: "slow", Triggers: []string{"slow"}, Timeout: api.Duration(100 * time.Millisecond)}, `() => { for(;;){} }`)
 
 	if m := request(t, nc, "echo.a.b", "hi"); string(m.Data) != `{"on":"echo.a.b","p":"hi"}` || errorCode(m) != 0 {
 		t.Fatalf("echo: %q %v", m.Data, m.Header)
@@ -70,7 +73,7 @@ func TestServeAndErrors(t *testing.T) {
 }
 
 func TestLogsPublished(t *testing.T) {
-	e, nc := newExecutor(t, Config{Node: "n1"})
+	e, nc := newExecutor(t, Config{Node: "n1"}, nil)
 	sub, err := nc.SubscribeSync(api.LogSubject("default", "chatty"))
 	if err != nil {
 		t.Fatal(err)
@@ -94,12 +97,9 @@ func TestLogsPublished(t *testing.T) {
 }
 
 func TestQueueFullIs429(t *testing.T) {
-	e, nc := newExecutor(t, Config{QueueLength: 1})
-	p, _ := engine.Compile("busy.js", `(s, p) => { const end = Date.now() + 300; while (Date.now() < end) {} return "done" }`)
-	info := api.FunctionInfo{Spec: api.FunctionSpec{Namespace: "default", Name: "busy", Triggers: []string{"busy"}, Concurrency: 1}}
-	if err := e.Load(info, p); err != nil {
-		t.Fatal(err)
-	}
+	e, nc := newExecutor(t, Config{}, &Local{QueueLength: 1})
+	loadSpec(t, e, api.FunctionSpec{Namespace: "default", Name: "busy", Triggers: []string{"busy"}, Concurrency: 1},
+		`(s, p) => { const end = Date.now() + 300; while (Date.now() < end) {} return "done" }`)
 	var wg sync.WaitGroup
 	codes := make([]int, 6)
 	for i := range codes {
@@ -132,7 +132,7 @@ func TestQueueFullIs429(t *testing.T) {
 }
 
 func TestRedeployAndUnload(t *testing.T) {
-	e, nc := newExecutor(t, Config{})
+	e, nc := newExecutor(t, Config{}, nil)
 	load(t, e, "v", `() => "one"`, "ver")
 	if m := request(t, nc, "ver", ""); string(m.Data) != "one" {
 		t.Fatalf("got %q", m.Data)
@@ -154,7 +154,7 @@ func TestRedeployAndUnload(t *testing.T) {
 }
 
 func TestIdleIsolateDisposed(t *testing.T) {
-	e, nc := newExecutor(t, Config{IdleTimeout: 50 * time.Millisecond})
+	e, nc := newExecutor(t, Config{}, &Local{IdleTimeout: 50 * time.Millisecond})
 	load(t, e, "counter", `let n = 0; (() => ++n)`, "count")
 	if m := request(t, nc, "count", ""); string(m.Data) != "1" {
 		t.Fatalf("got %q", m.Data)
@@ -170,7 +170,7 @@ func TestIdleIsolateDisposed(t *testing.T) {
 }
 
 func TestHammer(t *testing.T) {
-	e, nc := newExecutor(t, Config{})
+	e, nc := newExecutor(t, Config{}, nil)
 	load(t, e, "echo", `(s, p) => p`, "hammer")
 	var wg sync.WaitGroup
 	for g := 0; g < 16; g++ {

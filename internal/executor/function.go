@@ -6,165 +6,62 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/engine"
+	"github.com/natsfn/natsfn/internal/pool"
 )
 
-// function is one loaded version of a function. Messages go from the
-// subscription callbacks through jobs to worker goroutines, each of which
-// owns at most one isolate. Workers are started as load needs them, up to
-// maxWorkers, and stay until stop; an idle worker disposes its isolate, so
-// an idle function holds goroutines but no V8 memory.
+// function is one loaded version of a function.
 type function struct {
 	exec       *Executor
 	info       api.FunctionInfo
-	prog       *engine.Program
-	host       engine.Host
-	release    func()
-	timeout    time.Duration
+	runner     Runner
+	subs       []*nats.Subscription
 	logSubject string
 	logger     *slog.Logger
-
-	subs []*nats.Subscription
-	jobs chan *nats.Msg
-
-	// mu guards closed and the send side of jobs: handle holds it shared
-	// while sending, stop exclusively while closing.
-	mu       sync.RWMutex
-	closed   bool
-	stopOnce sync.Once
-
-	maxWorkers int
-	workers    atomic.Int32
-	idle       atomic.Int32
-	wg         sync.WaitGroup
+	stopOnce   sync.Once
 }
 
-// handle is the subscription callback. It never blocks: a full queue is
+// handle is the subscription callback. It never blocks: a refused job is
 // answered with 429.
 func (f *function) handle(msg *nats.Msg) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if f.closed {
-		f.replyError(msg, api.Errorf(api.CodeUnavailable, "function is being removed"))
-		return
-	}
-	select {
-	case f.jobs <- msg:
-	default:
-		f.replyError(msg, api.Errorf(api.CodeTooMany, "function is over its concurrency"))
-		return
-	}
-	if f.idle.Load() == 0 {
-		f.spawn()
+	job := &pool.Job{Subject: msg.Subject, Reply: msg.Reply, Headers: msg.Header, Payload: msg.Data}
+	if !f.runner.Submit(job) {
+		f.replyError(msg.Reply, api.Errorf(api.CodeTooMany, "function is over its concurrency"))
 	}
 }
 
-// spawn starts a worker unless maxWorkers are running.
-func (f *function) spawn() {
-	for {
-		n := f.workers.Load()
-		if int(n) >= f.maxWorkers {
-			return
-		}
-		if f.workers.CompareAndSwap(n, n+1) {
-			f.wg.Add(1)
-			go f.work()
-			return
-		}
-	}
-}
-
-func (f *function) work() {
-	defer f.wg.Done()
-	var iso *engine.Isolate
-	defer func() {
-		if iso != nil {
-			iso.Dispose()
-		}
-	}()
-	idle := time.NewTimer(f.exec.cfg.IdleTimeout)
-	defer idle.Stop()
-	for {
-		f.idle.Add(1)
-		select {
-		case msg, ok := <-f.jobs:
-			f.idle.Add(-1)
-			if !ok {
-				return
-			}
-			iso = f.serve(iso, msg)
-			idle.Reset(f.exec.cfg.IdleTimeout)
-		case <-idle.C:
-			f.idle.Add(-1)
-			if iso != nil {
-				iso.Dispose()
-				iso = nil
-			}
-		}
-	}
-}
-
-// serve runs one message on iso (starting one if needed) and replies. It
-// returns the isolate to keep, nil when it had to be dropped.
-func (f *function) serve(iso *engine.Isolate, msg *nats.Msg) *engine.Isolate {
-	deadline := time.Now().Add(f.timeout)
-	if iso == nil {
-		var err error
-		iso, err = engine.NewIsolate(f.prog, engine.Options{
-			HeapBytes:    f.info.Spec.EffectiveHeapBytes(),
-			Env:          f.info.Spec.Env,
-			Host:         f.host,
-			Console:      f.console,
-			StartTimeout: f.timeout,
-		})
-		if err != nil {
-			f.log("error", "function failed to start: "+err.Error())
-			f.replyError(msg, api.Errorf(api.CodeInternal, "function failed to start"))
-			return nil
-		}
-	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	res := iso.Invoke(ctx, &engine.Invocation{
-		Subject: msg.Subject,
-		Reply:   msg.Reply,
-		Headers: msg.Header,
-		Payload: msg.Data,
-	})
-	cancel()
+// done answers a job: the reply body, or an error reply whose details go
+// to the function's log only.
+func (f *function) done(job *pool.Job, res engine.Result) {
 	if res.Err != nil {
-		f.log("error", "invocation on "+msg.Subject+" failed: "+res.Err.Message+": "+res.Detail)
-		f.replyError(msg, res.Err)
-	} else if msg.Reply != "" {
-		if err := f.exec.cfg.Conn.Publish(msg.Reply, res.Body); err != nil {
-			f.logger.Warn("reply failed", "err", err)
-		}
-	}
-	if iso.Broken() {
-		iso.Dispose()
-		return nil
-	}
-	return iso
-}
-
-func (f *function) replyError(msg *nats.Msg, e *api.Error) {
-	if msg.Reply == "" {
+		f.log("error", "invocation on "+job.Subject+" failed: "+res.Err.Message+": "+res.Detail)
+		f.replyError(job.Reply, res.Err)
 		return
 	}
-	reply := &nats.Msg{Subject: msg.Reply, Header: nats.Header{}}
-	reply.Header.Set(api.HeaderError, e.Message)
-	reply.Header.Set(api.HeaderErrorCode, strconv.Itoa(e.Code))
-	if err := f.exec.cfg.Conn.PublishMsg(reply); err != nil {
+	if job.Reply == "" {
+		return
+	}
+	if err := f.exec.cfg.Conn.Publish(job.Reply, res.Body); err != nil {
+		f.logger.Warn("reply failed", "err", err)
+	}
+}
+
+func (f *function) replyError(reply string, e *api.Error) {
+	if reply == "" {
+		return
+	}
+	msg := &nats.Msg{Subject: reply, Header: nats.Header{}}
+	msg.Header.Set(api.HeaderError, e.Message)
+	msg.Header.Set(api.HeaderErrorCode, strconv.Itoa(e.Code))
+	if err := f.exec.cfg.Conn.PublishMsg(msg); err != nil {
 		f.logger.Warn("error reply failed", "err", err)
 	}
 }
-
-func (f *function) console(level, line string) { f.log(level, line) }
 
 // log writes a line to the node's log and publishes it on the function's
 // log subject, where `natsfn logs` reads it.
@@ -195,21 +92,32 @@ func slogLevel(level string) slog.Level {
 	return slog.LevelInfo
 }
 
-// stop unsubscribes, lets the workers answer what is queued, and waits.
+// drainTimeout bounds how long stop waits for a subscription to hand over
+// the messages it already received.
+const drainTimeout = 5 * time.Second
+
+// stop drains the subscriptions (every message the server already sent is
+// still handed to the runner), then lets the runner answer what is queued.
 func (f *function) stop() {
 	f.stopOnce.Do(func() {
-		f.unsubscribe()
-		f.mu.Lock()
-		f.closed = true
-		close(f.jobs)
-		f.mu.Unlock()
-		f.wg.Wait()
-		f.release()
+		var closed []<-chan nats.SubStatus
+		for _, s := range f.subs {
+			ch := s.StatusChanged(nats.SubscriptionClosed)
+			if s.Drain() == nil {
+				closed = append(closed, ch)
+			}
+		}
+		timeout := time.NewTimer(drainTimeout)
+		defer timeout.Stop()
+		for _, ch := range closed {
+			select {
+			case <-ch:
+			case <-timeout.C:
+				f.logger.Warn("subscription did not drain in time")
+			}
+		}
+		if f.runner != nil {
+			f.runner.Close()
+		}
 	})
-}
-
-func (f *function) unsubscribe() {
-	for _, s := range f.subs {
-		s.Unsubscribe()
-	}
 }

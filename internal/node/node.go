@@ -16,7 +16,6 @@ import (
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/control"
-	"github.com/natsfn/natsfn/internal/engine"
 	"github.com/natsfn/natsfn/internal/executor"
 	"github.com/natsfn/natsfn/internal/hostsvc"
 	"github.com/natsfn/natsfn/internal/hostsvc/egress"
@@ -58,8 +57,8 @@ type Node struct {
 	exec   *executor.Executor
 	ctl    *control.Server
 
-	programs programCache
-	loaded   loadedSet
+	backend executor.Backend
+	loaded  loadedSet
 
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
@@ -130,12 +129,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if n.store, err = store.Open(ctx, js); err != nil {
 		return nil, fmt.Errorf("natsfn: open desired state (is JetStream enabled?): %w", err)
 	}
+	n.backend = &executor.Local{Hosts: n.hosts, IdleTimeout: cfg.IdleTimeout}
 	n.exec = executor.New(executor.Config{
-		Conn:        nc,
-		Logger:      cfg.Logger.With("subsystem", "function"),
-		Node:        cfg.Name,
-		Hosts:       n.hosts,
-		IdleTimeout: cfg.IdleTimeout,
+		Conn:    nc,
+		Backend: n.backend,
+		Logger:  cfg.Logger.With("subsystem", "function"),
+		Node:    cfg.Name,
 	})
 
 	runCtx, stop := context.WithCancel(context.Background())
@@ -205,16 +204,7 @@ func (n *Node) check(ctx context.Context, spec api.FunctionSpec, script []byte) 
 			return api.Errorf(api.CodeBadRequest, "--http-allow %q: %v", entry, err)
 		}
 	}
-	prog, err := engine.Check(spec.Name+".js", string(script), engine.Options{
-		HeapBytes:    spec.EffectiveHeapBytes(),
-		Env:          spec.Env,
-		StartTimeout: spec.EffectiveTimeout(),
-	})
-	if err != nil {
-		return api.Errorf(api.CodeBadRequest, "%s", err.Error())
-	}
-	n.programs.put(api.Digest(script), prog)
-	return nil
+	return n.backend.Check(ctx, spec, script)
 }
 
 // waitLoaded holds a deploy's reply until this node serves the new version,

@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/natsfn/natsfn/api"
-	"github.com/natsfn/natsfn/internal/engine"
 	"github.com/natsfn/natsfn/internal/store"
 )
 
@@ -41,54 +40,18 @@ func (n *Node) reconcile(ctx context.Context, ready chan<- error) {
 func (n *Node) apply(ctx context.Context, info *api.FunctionInfo) {
 	key := info.Spec.Key()
 	defer n.loaded.set(key, info.Revision)
-	prog := n.programs.take(info.BundleDigest)
-	if prog == nil {
-		bundle, err := n.store.BundleOf(ctx, info)
-		if err != nil {
-			if !errors.Is(err, context.Canceled) {
-				n.log.Error("cannot fetch bundle", "function", key, "err", err)
-			}
-			return
+	bundle, err := n.store.BundleOf(ctx, info)
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			n.log.Error("cannot fetch bundle", "function", key, "err", err)
 		}
-		if prog, err = engine.Compile(info.Spec.Name+".js", string(bundle)); err != nil {
-			n.log.Error("cannot compile bundle", "function", key, "err", err)
-			return
-		}
+		return
 	}
-	if err := n.exec.Load(*info, prog); err != nil {
+	if err := n.exec.Load(*info, bundle); err != nil {
 		n.log.Error("cannot load function", "function", key, "err", err)
 		return
 	}
 	n.log.Info("serving function", "function", key, "triggers", info.Spec.Triggers, "revision", info.Revision)
-}
-
-// programCache hands the program compiled while checking a deploy to the
-// reconcile loop, so that a deploy compiles once.
-type programCache struct {
-	mu sync.Mutex
-	m  map[string]*engine.Program
-}
-
-func (c *programCache) put(digest string, p *engine.Program) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]*engine.Program{}
-	}
-	// Checked programs that never get deployed (a failed store write) must
-	// not pile up: keep only a handful.
-	if len(c.m) >= 64 {
-		clear(c.m)
-	}
-	c.m[digest] = p
-}
-
-func (c *programCache) take(digest string) *engine.Program {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p := c.m[digest]
-	delete(c.m, digest)
-	return p
 }
 
 // loadedSet records the newest revision the reconcile loop has applied per

@@ -1,0 +1,121 @@
+package executor
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/engine"
+	"github.com/natsfn/natsfn/internal/pool"
+)
+
+// HostFactory makes the host services of one function. release is called
+// when the function version is unloaded.
+type HostFactory func(info api.FunctionInfo) (host engine.Host, release func(), err error)
+
+// Local runs functions in this process: isolation between functions is the
+// V8 isolate boundary only.
+type Local struct {
+	// Hosts makes each function's host services; nil gives none.
+	Hosts HostFactory
+	// IdleTimeout disposes an isolate unused this long; 0 means a minute.
+	IdleTimeout time.Duration
+	// QueueLength bounds the jobs waiting for an isolate; 0 means 1024.
+	QueueLength int
+
+	programs programCache
+}
+
+// Check compiles script and runs its top level in a throwaway isolate. The
+// compiled program is kept for the Start that usually follows.
+func (l *Local) Check(ctx context.Context, spec api.FunctionSpec, script []byte) error {
+	prog, err := engine.Check(spec.Name+".js", string(script), engine.Options{
+		HeapBytes:    spec.EffectiveHeapBytes(),
+		Env:          spec.Env,
+		StartTimeout: spec.EffectiveTimeout(),
+	})
+	if err != nil {
+		return api.Errorf(api.CodeBadRequest, "%s", err.Error())
+	}
+	l.programs.put(api.Digest(script), prog)
+	return nil
+}
+
+// Start compiles (or takes the checked program) and returns a pool.
+func (l *Local) Start(info api.FunctionInfo, script []byte, cb Callbacks) (Runner, error) {
+	prog := l.programs.take(info.BundleDigest)
+	if prog == nil {
+		var err error
+		if prog, err = engine.Compile(info.Spec.Name+".js", string(script)); err != nil {
+			return nil, err
+		}
+	}
+	var host engine.Host
+	release := func() {}
+	if l.Hosts != nil {
+		var err error
+		if host, release, err = l.Hosts(info); err != nil {
+			return nil, err
+		}
+	}
+	concurrency := info.Spec.Concurrency
+	if concurrency == 0 {
+		concurrency = runtime.NumCPU()
+	}
+	p := pool.New(pool.Config{
+		Program: prog,
+		Isolate: engine.Options{
+			HeapBytes: info.Spec.EffectiveHeapBytes(),
+			Env:       info.Spec.Env,
+			Host:      host,
+			Console:   cb.Console,
+		},
+		Timeout:     info.Spec.EffectiveTimeout(),
+		Concurrency: concurrency,
+		QueueLength: l.QueueLength,
+		IdleTimeout: l.IdleTimeout,
+		Done:        cb.Done,
+	})
+	return &localRunner{Pool: p, release: release}, nil
+}
+
+type localRunner struct {
+	*pool.Pool
+	release func()
+}
+
+func (r *localRunner) Close() {
+	r.Pool.Close()
+	r.release()
+}
+
+// programCache hands the program compiled by Check to the Start that
+// follows, so that a deploy compiles once.
+type programCache struct {
+	mu sync.Mutex
+	m  map[string]*engine.Program
+}
+
+func (c *programCache) put(digest string, p *engine.Program) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*engine.Program{}
+	}
+	// Checked programs that never get deployed (a failed store write)
+	// must not pile up: keep only a handful.
+	if len(c.m) >= 64 {
+		clear(c.m)
+	}
+	c.m[digest] = p
+}
+
+func (c *programCache) take(digest string) *engine.Program {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.m[digest]
+	delete(c.m, digest)
+	return p
+}

@@ -1,0 +1,182 @@
+// Package pool runs one function's invocations on a set of isolates that
+// grows with load, up to the function's concurrency, and shrinks to none
+// when the function is idle. It knows nothing of NATS: jobs come in through
+// Submit and results leave through a callback, so the same pool serves in
+// the node's process and inside a sandboxed worker.
+package pool
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/engine"
+)
+
+// Job is one message for the function.
+type Job struct {
+	Subject string
+	Reply   string
+	Headers map[string][]string
+	Payload []byte
+	// Ref is the caller's own reference (the NATS message, a request id).
+	Ref any
+}
+
+// DoneFunc receives the result of a job on the goroutine that ran it.
+// res.Body aliases the isolate's memory: use or copy it before returning.
+type DoneFunc func(job *Job, res engine.Result)
+
+// Config configures a Pool.
+type Config struct {
+	Program *engine.Program
+	// Isolate configures each isolate; StartTimeout defaults to Timeout.
+	Isolate engine.Options
+	// Timeout is the wall time of one invocation.
+	Timeout time.Duration
+	// Concurrency caps the isolates; QueueLength the jobs waiting for one.
+	Concurrency int
+	QueueLength int
+	// IdleTimeout disposes an isolate unused this long.
+	IdleTimeout time.Duration
+	Done        DoneFunc
+}
+
+// Pool is the isolates of one function. Workers are goroutines that each
+// own at most one isolate: they start as load needs them, up to
+// Concurrency, and stay until Close; an idle worker disposes its isolate,
+// so an idle function holds goroutines but no V8 memory.
+type Pool struct {
+	cfg  Config
+	jobs chan *Job
+
+	// mu guards closed and the send side of jobs: Submit holds it shared,
+	// Close exclusively while closing.
+	mu        sync.RWMutex
+	closed    bool
+	closeOnce sync.Once
+
+	workers atomic.Int32
+	idle    atomic.Int32
+	wg      sync.WaitGroup
+}
+
+// New returns a pool with no isolates yet.
+func New(cfg Config) *Pool {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 1
+	}
+	if cfg.QueueLength <= 0 {
+		cfg.QueueLength = 1024
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = time.Minute
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = api.DefaultTimeout
+	}
+	if cfg.Isolate.StartTimeout == 0 {
+		cfg.Isolate.StartTimeout = cfg.Timeout
+	}
+	return &Pool{cfg: cfg, jobs: make(chan *Job, cfg.QueueLength)}
+}
+
+// Submit queues a job. It never blocks: false means the queue is full or
+// the pool is closed, and the caller answers for the job.
+func (p *Pool) Submit(job *Job) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return false
+	}
+	select {
+	case p.jobs <- job:
+	default:
+		return false
+	}
+	if p.idle.Load() == 0 {
+		p.spawn()
+	}
+	return true
+}
+
+// spawn starts a worker unless Concurrency are running.
+func (p *Pool) spawn() {
+	for {
+		n := p.workers.Load()
+		if int(n) >= p.cfg.Concurrency {
+			return
+		}
+		if p.workers.CompareAndSwap(n, n+1) {
+			p.wg.Add(1)
+			go p.work()
+			return
+		}
+	}
+}
+
+func (p *Pool) work() {
+	defer p.wg.Done()
+	var iso *engine.Isolate
+	defer func() {
+		if iso != nil {
+			iso.Dispose()
+		}
+	}()
+	idle := time.NewTimer(p.cfg.IdleTimeout)
+	defer idle.Stop()
+	for {
+		p.idle.Add(1)
+		select {
+		case job, ok := <-p.jobs:
+			p.idle.Add(-1)
+			if !ok {
+				return
+			}
+			iso = p.run(iso, job)
+			idle.Reset(p.cfg.IdleTimeout)
+		case <-idle.C:
+			p.idle.Add(-1)
+			if iso != nil {
+				iso.Dispose()
+				iso = nil
+			}
+		}
+	}
+}
+
+// run runs one job on iso, starting an isolate if needed, and returns the
+// isolate to keep (nil when it had to be dropped).
+func (p *Pool) run(iso *engine.Isolate, job *Job) *engine.Isolate {
+	deadline := time.Now().Add(p.cfg.Timeout)
+	if iso == nil {
+		var err error
+		if iso, err = engine.NewIsolate(p.cfg.Program, p.cfg.Isolate); err != nil {
+			p.cfg.Done(job, engine.Result{Err: api.Errorf(api.CodeInternal, "function failed to start"), Detail: err.Error()})
+			return nil
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	res := iso.Invoke(ctx, &engine.Invocation{Subject: job.Subject, Reply: job.Reply, Headers: job.Headers, Payload: job.Payload})
+	cancel()
+	p.cfg.Done(job, res)
+	if iso.Broken() {
+		iso.Dispose()
+		return nil
+	}
+	return iso
+}
+
+// Close stops taking jobs, lets the workers finish what is queued, and
+// waits for them. It is safe to call more than once.
+func (p *Pool) Close() {
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		close(p.jobs)
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+}
