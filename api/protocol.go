@@ -23,7 +23,8 @@ const (
 	// <namespace>.<name>, value a FunctionInfo.
 	FunctionsBucket = "natsfn_functions"
 	// BundlesBucket is the object store holding each function's bundle under
-	// <namespace>.<name>.
+	// <namespace>.<name>.<hex SHA-256 of the bundle>: named by content, so a
+	// FunctionInfo always finds its own bundle however deploys interleave.
 	BundlesBucket = "natsfn_bundles"
 	// UploadsBucket is where clients stage a bundle before deploying it.
 	UploadsBucket = "natsfn_uploads"

@@ -1,0 +1,104 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/natsfn/natsfn/api"
+)
+
+// cleanupTimeout bounds removing an upload after a failed deploy.
+const cleanupTimeout = 2 * time.Second
+
+// Deploy stages script in the uploads bucket and asks a node to deploy it
+// as spec. The spec's namespace may be empty (the client's is used) but
+// must not differ from the client's.
+func (c *Client) Deploy(ctx context.Context, spec api.FunctionSpec, script []byte) (*api.FunctionInfo, error) {
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	switch spec.Namespace {
+	case "":
+		spec.Namespace = c.namespace
+	case c.namespace:
+	default:
+		return nil, api.Errorf(api.CodeBadRequest, "the spec's namespace %q is not the client's namespace %q", spec.Namespace, c.namespace)
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, api.Errorf(api.CodeBadRequest, "%v", err)
+	}
+	if len(script) > api.MaxBundleBytes {
+		return nil, api.Errorf(api.CodeTooLarge, "the bundle is larger than %d MiB", api.MaxBundleBytes>>20)
+	}
+
+	uploads, err := c.js.ObjectStore(ctx, api.UploadsBucket)
+	switch {
+	case errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound):
+		return nil, c.noNode()
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrNoResponders):
+		return nil, fmt.Errorf("natsfn: JetStream is not enabled on %s; natsfn needs it: %w", c.nc.ConnectedUrlRedacted(), err)
+	case err != nil:
+		return nil, fmt.Errorf("natsfn: open %s: %w", api.UploadsBucket, err)
+	}
+	// A unique name: concurrent deploys never overwrite each other's upload.
+	upload := spec.Key() + "." + nuid.Next()
+	if _, err := uploads.PutBytes(ctx, upload, script); err != nil {
+		return nil, fmt.Errorf("natsfn: stage bundle: %w", err)
+	}
+
+	var info api.FunctionInfo
+	err = c.request(ctx, api.OpDeploy, api.DeployRequest{Spec: spec, Upload: upload}, &info)
+	if err != nil {
+		var apiErr *api.Error
+		if !errors.As(err, &apiErr) {
+			// No node took the upload; it would expire, but need not wait.
+			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+			_ = uploads.Delete(cctx, upload)
+			ccancel()
+		}
+		return nil, err
+	}
+	return &info, nil
+}
+
+// List returns the namespace's functions sorted by name.
+func (c *Client) List(ctx context.Context) ([]api.FunctionInfo, error) {
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	var list api.ListResponse
+	if err := c.request(ctx, api.OpList, nil, &list); err != nil {
+		return nil, err
+	}
+	if list.Functions == nil {
+		list.Functions = []api.FunctionInfo{}
+	}
+	return list.Functions, nil
+}
+
+// Info returns a function; an unknown one is an *api.Error with code 404.
+func (c *Client) Info(ctx context.Context, name string) (*api.FunctionInfo, error) {
+	return c.nameRequest(ctx, api.OpInfo, name)
+}
+
+// Remove removes a function and returns it as it was.
+func (c *Client) Remove(ctx context.Context, name string) (*api.FunctionInfo, error) {
+	return c.nameRequest(ctx, api.OpRemove, name)
+}
+
+func (c *Client) nameRequest(ctx context.Context, op, name string) (*api.FunctionInfo, error) {
+	if err := api.ValidateName("name", name); err != nil {
+		return nil, api.Errorf(api.CodeBadRequest, "%v", err)
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	var info api.FunctionInfo
+	if err := c.request(ctx, op, api.NameRequest{Name: name}, &info); err != nil {
+		return nil, err
+	}
+	return &info, nil
+}

@@ -1,0 +1,136 @@
+// Package cli is the natsfn command line. Run is the whole program but for
+// the process, so tests run commands in process with buffers for stdio.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// command is one `natsfn CMD`.
+type command struct {
+	name    string
+	args    string // the synopsis after the name
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"up", "[--server URL] [--listen ADDR] [--data DIR] [--sandbox auto|process|none]", "run a node (with an embedded NATS server unless --server)", runUp},
+		{"dev", "FILE --trigger SUBJECT... [--name NAME] [--env K=V]...", "run a node, deploy FILE, redeploy it on save and show its logs", runDev},
+		{"deploy", "FILE --trigger SUBJECT... [--name NAME] [--env K=V]... [--timeout 5s] [--memory 128MiB] [--concurrency N] [--http-allow HOST|CIDR]...", "bundle FILE and deploy it as a function", runDeploy},
+		{"invoke", "SUBJECT [PAYLOAD | -]", "send a request and print the reply (- reads the payload from stdin)", runInvoke},
+		{"ls", "", "list the namespace's functions", runList},
+		{"info", "NAME", "show a function", runInfo},
+		{"rm", "NAME", "remove a function", runRemove},
+		{"logs", "NAME [-f] [--last N]", "show a function's logs", runLogs},
+		{"kv", "NAME get KEY | put KEY [VALUE | -] | del KEY | ls", "look into a function's key-value bucket", runKV},
+	}
+}
+
+// env is what a command runs with.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	global globals
+	cmd    string
+	flags  *flagSet // the current command's, for its usage
+}
+
+// Run runs the natsfn command line args and returns the exit status. ctx
+// ends on SIGINT or SIGTERM; long-running commands stop cleanly then.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	return e.exit(e.run(ctx, args))
+}
+
+func (e *env) run(ctx context.Context, args []string) error {
+	// Global flags may come before the command, as in `natsfn -s URL ls`.
+	fs := e.newFlagSet("")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return usageErrorf("%s", strings.TrimPrefix(err.Error(), "flag "))
+	}
+	args = fs.Args()
+	if len(args) == 0 {
+		return usageErrorf("no command given")
+	}
+	name, args := args[0], args[1:]
+	if name == "help" {
+		if len(args) == 0 {
+			return errHelp
+		}
+		name, args = args[0], []string{"--help"}
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			e.cmd = name
+			return c.run(ctx, e, args)
+		}
+	}
+	return usageErrorf("unknown command %q", name)
+}
+
+// errHelp asks for the usage of the current command, on stdout.
+var errHelp = flag.ErrHelp
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (u *usageError) Error() string { return u.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// exitStatus ends with a status after the command has said why itself.
+type exitStatus struct{ code int }
+
+func (x *exitStatus) Error() string { return fmt.Sprintf("exit status %d", x.code) }
+
+// exit reports err, in one line on stderr, and returns the exit status.
+func (e *env) exit(err error) int {
+	var (
+		usage *usageError
+		exit  *exitStatus
+	)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errHelp):
+		e.printUsage(e.stdout)
+		return exitOK
+	case errors.As(err, &exit):
+		return exit.code
+	case errors.As(err, &usage):
+		see := "natsfn --help"
+		if e.cmd != "" {
+			see = "natsfn " + e.cmd + " --help"
+		}
+		fmt.Fprintf(e.stderr, "natsfn: %s (see '%s')\n", oneLine(usage.msg), see)
+		return exitUsage
+	default:
+		fmt.Fprintf(e.stderr, "natsfn: %s\n", oneLine(strings.TrimPrefix(err.Error(), "natsfn: ")))
+		return exitError
+	}
+}
+
+// oneLine folds a message onto one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")), " ")
+}

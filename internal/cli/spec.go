@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/natsfn/natsfn/api"
+)
+
+// specFlags are the deploy-time settings `deploy` and `dev` share.
+type specFlags struct {
+	name        string
+	triggers    listFlag
+	env         listFlag
+	timeout     time.Duration
+	memory      string
+	concurrency int
+	httpAllow   listFlag
+}
+
+func (f *specFlags) add(fs *flagSet, all bool) {
+	fs.StringVar(&f.name, "name", "", "the function's `NAME` (default: the file's name)")
+	fs.Var(&f.triggers, "trigger", "a `SUBJECT` that triggers the function, wildcards allowed; repeatable")
+	fs.Var(&f.env, "env", "`K=V` set in the function's global env; repeatable")
+	if !all {
+		return
+	}
+	fs.DurationVar(&f.timeout, "timeout", 0, "the `DURATION` one invocation may run (default "+api.DefaultTimeout.String()+")")
+	fs.StringVar(&f.memory, "memory", "", "the JS heap `SIZE` per isolate: 64MiB, 1GiB, ... (default 128MiB)")
+	fs.IntVar(&f.concurrency, "concurrency", 0, "at most `N` isolates per node (default: the number of CPUs)")
+	fs.Var(&f.httpAllow, "http-allow", "a `HOST|CIDR` the function may reach over HTTP although the egress policy refuses it; repeatable")
+}
+
+// spec builds and validates the spec of the function in file. Every mistake
+// is a usage error: nothing has been sent yet.
+func (f *specFlags) spec(namespace, file string) (api.FunctionSpec, error) {
+	spec := api.FunctionSpec{
+		Namespace:   namespace,
+		Name:        f.name,
+		Triggers:    f.triggers,
+		Timeout:     api.Duration(f.timeout),
+		Concurrency: f.concurrency,
+		HTTPAllow:   f.httpAllow,
+		Source:      filepath.Base(file),
+	}
+	if spec.Name == "" {
+		spec.Name = nameFromFile(file)
+	}
+	if len(f.triggers) == 0 {
+		return spec, usageErrorf("at least one --trigger SUBJECT is needed")
+	}
+	if len(f.env) > 0 {
+		spec.Env = map[string]string{}
+		for _, kv := range f.env {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return spec, usageErrorf("--env %q: want NAME=VALUE", kv)
+			}
+			if _, dup := spec.Env[k]; dup {
+				return spec, usageErrorf("--env %s is given twice", k)
+			}
+			spec.Env[k] = v
+		}
+	}
+	if f.memory != "" {
+		n, err := parseBytes(f.memory)
+		if err != nil {
+			return spec, usageErrorf("--memory: %v", err)
+		}
+		if n == 0 {
+			return spec, usageErrorf("--memory must not be zero")
+		}
+		spec.HeapBytes = n
+	}
+	if f.timeout < 0 {
+		return spec, usageErrorf("--timeout must be positive")
+	}
+	for _, h := range f.httpAllow {
+		if err := validateAllow(h); err != nil {
+			return spec, usageErrorf("--http-allow: %v", err)
+		}
+	}
+	if err := spec.Validate(); err != nil {
+		return spec, usageErrorf("%v", err)
+	}
+	return spec, nil
+}
+
+// validateAllow checks a host name, an IP address or a CIDR network.
+func validateAllow(h string) error {
+	bad := fmt.Errorf("%q is not a host name, an IP address or a CIDR network such as 10.0.0.0/8", h)
+	if strings.Contains(h, "/") {
+		if _, _, err := net.ParseCIDR(h); err != nil {
+			return bad
+		}
+		return nil
+	}
+	if net.ParseIP(h) != nil {
+		return nil
+	}
+	if h == "" || len(h) > 253 || strings.HasPrefix(h, ".") || strings.HasSuffix(h, ".") || strings.Contains(h, "..") {
+		return bad
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return bad
+		}
+	}
+	return nil
+}
+
+// nameFromFile makes a function name of a file's base name: "Hello World.ts"
+// becomes "hello-world".
+func nameFromFile(file string) string {
+	base := filepath.Base(file)
+	base = strings.TrimSuffix(base, filepath.Ext(base))
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(base) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_':
+			b.WriteRune(r)
+			dash = false
+		case !dash && b.Len() > 0:
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	name := strings.TrimRight(b.String(), "-")
+	if len(name) > api.MaxNameLen {
+		name = strings.TrimRight(name[:api.MaxNameLen], "-")
+	}
+	if name == "" {
+		name = "function"
+	}
+	return name
+}

@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/natsfn/natsfn/internal/node"
+)
+
+// defaultListen is where the embedded NATS server listens.
+const defaultListen = "127.0.0.1:4222"
+
+// nodeFlags are the flags of the commands that run a node.
+type nodeFlags struct {
+	listen  string
+	data    string
+	sandbox string
+}
+
+func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
+	fs.Lookup("server").Usage = "the `URL` of a NATS system to join (default: run an embedded NATS server)"
+	fs.StringVar(&f.listen, "listen", defaultListen, "the `HOST:PORT` the embedded NATS server listens on")
+	fs.StringVar(&f.data, "data", "", "the `DIR` holding the embedded server's JetStream data "+dataUsage)
+	fs.StringVar(&f.sandbox, "sandbox", "auto", "how functions are isolated: `auto|process|none`")
+}
+
+// config checks the flags and returns the node's configuration. The data
+// directory is left empty for the caller to choose.
+func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
+	switch f.sandbox {
+	case "auto", "process", "none":
+	default:
+		return node.Config{}, usageErrorf("--sandbox %q: want auto, process or none", f.sandbox)
+	}
+	if e.global.server != "" {
+		var embeddedOnly []string
+		fs.Visit(func(fl *flag.Flag) {
+			if fl.Name == "listen" || fl.Name == "data" {
+				embeddedOnly = append(embeddedOnly, "--"+fl.Name)
+			}
+		})
+		if len(embeddedOnly) > 0 {
+			return node.Config{}, usageErrorf("%s applies to the embedded NATS server, not with --server", embeddedOnly[0])
+		}
+	} else if _, port, err := net.SplitHostPort(f.listen); err != nil || port == "" {
+		return node.Config{}, usageErrorf("--listen %q: want HOST:PORT", f.listen)
+	}
+	return node.Config{
+		ServerURL: e.global.server,
+		Creds:     e.global.creds,
+		Listen:    f.listen,
+		DataDir:   f.data,
+		Sandbox:   f.sandbox,
+	}, nil
+}
+
+func runUp(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlagSet("up")
+	var f nodeFlags
+	f.add(fs, "(default $XDG_DATA_HOME/natsfn or ~/.local/share/natsfn)")
+	if _, err := e.parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	cfg, err := f.config(e, fs)
+	if err != nil {
+		return err
+	}
+	if cfg.ServerURL == "" {
+		if cfg.DataDir == "" {
+			if cfg.DataDir, err = defaultDataDir(); err != nil {
+				return err
+			}
+		}
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, nil))
+	n, err := node.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "natsfn is up on %s; next, try: natsfn deploy hello.js --trigger hello%s\n", n.ClientURL(), serverFlag(n.ClientURL()))
+	<-ctx.Done()
+	return n.Close()
+}
+
+// serverFlag is the --server flag other commands need to reach url.
+func serverFlag(url string) string {
+	if url == defaultServer {
+		return ""
+	}
+	return " -s " + url
+}
+
+// defaultDataDir is $XDG_DATA_HOME/natsfn, or ~/.local/share/natsfn.
+func defaultDataDir() (string, error) {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "natsfn"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no data directory: %w (use --data DIR)", err)
+	}
+	return filepath.Join(home, ".local", "share", "natsfn"), nil
+}

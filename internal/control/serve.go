@@ -1,0 +1,102 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/store"
+)
+
+// serve answers one request.
+func (s *Server) serve(msg *nats.Msg) {
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	body, apiErr := s.handle(ctx, msg.Subject, msg.Data)
+	if msg.Reply == "" {
+		return
+	}
+	reply := &nats.Msg{Data: body}
+	if apiErr != nil {
+		reply.Header = nats.Header{}
+		reply.Header.Set(api.HeaderError, oneLine(apiErr.Message))
+		reply.Header.Set(api.HeaderErrorCode, strconv.Itoa(apiErr.Code))
+	}
+	if err := msg.RespondMsg(reply); err != nil {
+		s.opts.logger.Warn("control: cannot reply", "subject", msg.Subject, "error", err)
+	}
+}
+
+// handle runs the request on subject and returns the reply envelope, and
+// the error it holds, if any. It never panics on what a client sends.
+func (s *Server) handle(ctx context.Context, subject string, data []byte) ([]byte, *api.Error) {
+	rest, ok := strings.CutPrefix(subject, api.ControlPrefix+".")
+	ns, op, _ := strings.Cut(rest, ".")
+	log := s.opts.logger.With("namespace", ns, "op", op)
+	var (
+		result any
+		err    error
+	)
+	switch {
+	case !ok:
+		err = api.Errorf(api.CodeNotFound, "not a control subject: %s", subject)
+	case api.ValidateName("namespace", ns) != nil:
+		err = api.Errorf(api.CodeBadRequest, "%v", api.ValidateName("namespace", ns))
+	case op == api.OpDeploy:
+		result, err = s.deploy(ctx, log, ns, data)
+	case op == api.OpList:
+		result, err = s.list(ctx, ns, data)
+	case op == api.OpInfo:
+		result, err = s.info(ctx, ns, data)
+	case op == api.OpRemove:
+		result, err = s.remove(ctx, log, ns, data)
+	default:
+		err = api.Errorf(api.CodeNotFound, "unknown operation %q; want %s, %s, %s or %s",
+			op, api.OpDeploy, api.OpList, api.OpInfo, api.OpRemove)
+	}
+	if err != nil {
+		apiErr := s.publicError(log, err)
+		return encode(api.Response[json.RawMessage]{Error: apiErr}), apiErr
+	}
+	raw, mErr := json.Marshal(result)
+	if mErr != nil {
+		apiErr := s.publicError(log, mErr)
+		return encode(api.Response[json.RawMessage]{Error: apiErr}), apiErr
+	}
+	return encode(api.Response[json.RawMessage]{Data: (*json.RawMessage)(&raw)}), nil
+}
+
+// publicError turns err into what the client may see; the cause of an
+// internal failure stays in the log.
+func (s *Server) publicError(log *slog.Logger, err error) *api.Error {
+	var apiErr *api.Error
+	switch {
+	case errors.As(err, &apiErr):
+	case errors.Is(err, store.ErrNotFound):
+		apiErr = api.Errorf(api.CodeNotFound, "%s", strings.TrimPrefix(err.Error(), "natsfn: "))
+	case errors.Is(err, store.ErrConflict):
+		apiErr = api.Errorf(api.CodeConflict, "the function changed during the request; try again")
+	case errors.Is(err, context.DeadlineExceeded):
+		apiErr = api.Errorf(api.CodeTimeout, "the request timed out")
+	default:
+		log.Error("control: request failed", "error", err)
+		return api.Errorf(api.CodeInternal, "internal error; see the node's log")
+	}
+	log.Debug("control: request refused", "code", apiErr.Code, "error", err)
+	return apiErr
+}
+
+func encode(r api.Response[json.RawMessage]) []byte {
+	b, err := json.Marshal(r)
+	if err != nil {
+		// Only a RawMessage that is not JSON fails, and handle never makes one.
+		panic(err)
+	}
+	return b
+}

@@ -1,0 +1,221 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/api"
+)
+
+// Put stores bundle as the function's code and then info as its desired
+// state, so a watcher that sees the new state finds the new bundle. It fills
+// in BundleDigest and BundleSize from bundle, DeployedAt when it is zero, and
+// Revision, and returns the stored info.
+//
+// Bundles are named by content and the spec is written only if it did not
+// change since this Put read it (a Put that loses the race starts over), so
+// concurrent deploys of one function end with a spec whose bundle exists.
+// The bundle the new spec replaces is deleted.
+func (s *Store) Put(ctx context.Context, info api.FunctionInfo, bundle []byte) (*api.FunctionInfo, error) {
+	if err := validateNames(info.Spec.Namespace, info.Spec.Name); err != nil {
+		return nil, err
+	}
+	info.BundleDigest = api.Digest(bundle)
+	info.BundleSize = int64(len(bundle))
+	info.Revision = 0
+	if info.DeployedAt.IsZero() {
+		info.DeployedAt = time.Now().UTC()
+	}
+	value, err := json.Marshal(info)
+	if err != nil {
+		return nil, fmt.Errorf("natsfn: encode function: %w", err)
+	}
+	key := info.Spec.Key()
+	object := bundleObject(&info)
+	if err := s.putBundle(ctx, object, bundle); err != nil {
+		return nil, err
+	}
+	for range putConflictRetries {
+		prev, err := s.current(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		var rev uint64
+		if prev == nil {
+			rev, err = s.functions.Create(ctx, key, value)
+		} else {
+			rev, err = s.functions.Update(ctx, key, value, prev.Revision)
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("natsfn: store function %s: %w", key, err)
+		}
+		if prev != nil && prev.BundleDigest != info.BundleDigest {
+			// Best effort: a leftover bundle costs space, not correctness.
+			_ = s.bundles.Delete(ctx, bundleObject(prev))
+		}
+		info.Revision = rev
+		return &info, nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrConflict, key)
+}
+
+// bundleObject names the object holding info's bundle.
+func bundleObject(info *api.FunctionInfo) string {
+	return info.Spec.Key() + "." + strings.TrimPrefix(info.BundleDigest, "sha256:")
+}
+
+// putBundle writes a bundle unless an object of that content is there.
+func (s *Store) putBundle(ctx context.Context, object string, bundle []byte) error {
+	if _, err := s.bundles.GetInfo(ctx, object); err == nil {
+		return nil
+	}
+	if _, err := s.bundles.PutBytes(ctx, object, bundle); err != nil {
+		return fmt.Errorf("natsfn: store bundle %s: %w", object, err)
+	}
+	return nil
+}
+
+// current returns the stored state of key with its revision, or nil when
+// there is none (a deleted key counts as none: Create handles its marker).
+// A value that does not decode is returned empty, so it can be replaced.
+func (s *Store) current(ctx context.Context, key string) (*api.FunctionInfo, error) {
+	e, err := s.functions.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("natsfn: read function %s: %w", key, err)
+	}
+	info, err := decodeInfo(e)
+	if err != nil {
+		return &api.FunctionInfo{Revision: e.Revision()}, nil
+	}
+	return info, nil
+}
+
+// Get returns a function's desired state, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, namespace, name string) (*api.FunctionInfo, error) {
+	if err := validateNames(namespace, name); err != nil {
+		return nil, err
+	}
+	key := api.FunctionKey(namespace, name)
+	e, err := s.functions.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil, fmt.Errorf("%w: %s/%s", ErrNotFound, namespace, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("natsfn: read function %s: %w", key, err)
+	}
+	return decodeInfo(e)
+}
+
+// List returns a namespace's functions sorted by name.
+func (s *Store) List(ctx context.Context, namespace string) ([]api.FunctionInfo, error) {
+	if err := api.ValidateName("namespace", namespace); err != nil {
+		return nil, fmt.Errorf("natsfn: %w", err)
+	}
+	// A watcher reads every current value in one consumer instead of one
+	// request per key.
+	w, err := s.functions.Watch(ctx, namespace+".*", jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("natsfn: list functions: %w", err)
+	}
+	defer stopWatcher(w)
+	list := []api.FunctionInfo{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("natsfn: list functions: %w", ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, errors.New("natsfn: list functions: watcher stopped")
+			}
+			if e == nil {
+				slices.SortFunc(list, func(a, b api.FunctionInfo) int {
+					return strings.Compare(a.Spec.Name, b.Spec.Name)
+				})
+				return list, nil
+			}
+			info, err := decodeInfo(e)
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, *info)
+		}
+	}
+}
+
+// Delete removes a function's desired state and then its bundle. It returns
+// ErrNotFound when there is nothing to remove.
+func (s *Store) Delete(ctx context.Context, namespace, name string) error {
+	info, err := s.Get(ctx, namespace, name)
+	if err != nil {
+		return err
+	}
+	key := info.Spec.Key()
+	// Only the revision read above is deleted: a deploy that came in between
+	// stays.
+	err = s.functions.Delete(ctx, key, jetstream.LastRevision(info.Revision))
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("%w: %s", ErrConflict, key)
+	}
+	if err != nil {
+		return fmt.Errorf("natsfn: delete function %s: %w", key, err)
+	}
+	err = s.bundles.Delete(ctx, bundleObject(info))
+	if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		return fmt.Errorf("natsfn: delete bundle of %s: %w", key, err)
+	}
+	return nil
+}
+
+// Bundle returns the bundle of a function's current desired state.
+func (s *Store) Bundle(ctx context.Context, namespace, name string) ([]byte, error) {
+	info, err := s.Get(ctx, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.BundleOf(ctx, info)
+}
+
+// BundleOf returns the bundle that info describes, checked against its
+// digest. ErrNotFound means a newer revision has replaced info and is on its
+// way to every watcher; ErrDigestMismatch means the bundle was corrupted.
+func (s *Store) BundleOf(ctx context.Context, info *api.FunctionInfo) ([]byte, error) {
+	object := bundleObject(info)
+	b, err := s.bundles.GetBytes(ctx, object)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return nil, fmt.Errorf("%w: bundle %s", ErrNotFound, object)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("natsfn: read bundle %s: %w", object, err)
+	}
+	if got := api.Digest(b); got != info.BundleDigest {
+		return nil, fmt.Errorf("%w: %s has %s", ErrDigestMismatch, object, got)
+	}
+	return b, nil
+}
+
+func decodeInfo(e jetstream.KeyValueEntry) (*api.FunctionInfo, error) {
+	var info api.FunctionInfo
+	dec := json.NewDecoder(bytes.NewReader(e.Value()))
+	if err := dec.Decode(&info); err != nil {
+		return nil, fmt.Errorf("natsfn: function %s holds invalid JSON: %w", e.Key(), err)
+	}
+	if info.Spec.Key() != e.Key() {
+		return nil, fmt.Errorf("natsfn: function %s holds the spec of %s", e.Key(), info.Spec.Key())
+	}
+	info.Revision = e.Revision()
+	return &info, nil
+}

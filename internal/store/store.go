@@ -1,0 +1,130 @@
+// Package store keeps natsfn's desired state in JetStream: function specs in
+// a KV bucket, their bundles in an object store, staged uploads in a second
+// object store that forgets them after a while, and the stream that keeps
+// recent function logs. Every node opens the same buckets, so any node can
+// serve any function.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/api"
+)
+
+// Errors callers tell apart with errors.Is.
+var (
+	ErrNotFound       = errors.New("natsfn: function not found")
+	ErrUploadNotFound = errors.New("natsfn: upload not found")
+	ErrUploadTooLarge = errors.New("natsfn: upload is too large")
+	ErrDigestMismatch = errors.New("natsfn: bundle does not match its digest")
+	ErrConflict       = errors.New("natsfn: function changed concurrently")
+)
+
+// Retention of staged uploads and logs.
+const (
+	UploadMaxAge       = time.Hour
+	LogMaxAge          = 24 * time.Hour
+	LogMaxMsgsPerFunc  = 1000
+	LogMaxBytes        = 64 << 20
+	defaultReplicas    = 1
+	maxReplicas        = 5
+	putConflictRetries = 5
+)
+
+// Store is the desired state of every namespace. It is safe for concurrent
+// use.
+type Store struct {
+	functions jetstream.KeyValue
+	bundles   jetstream.ObjectStore
+	uploads   jetstream.ObjectStore
+}
+
+// Option configures Open.
+type Option func(*options) error
+
+type options struct {
+	replicas int
+}
+
+// WithReplicas sets how many copies JetStream keeps of each bucket and of the
+// log stream when Open creates them; 1 by default, 3 suits a cluster.
+func WithReplicas(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > maxReplicas {
+			return fmt.Errorf("natsfn: replicas must be between 1 and %d", maxReplicas)
+		}
+		o.replicas = n
+		return nil
+	}
+}
+
+// Open creates the buckets and the log stream, or binds to them when another
+// node already has, and updates their limits to this version's.
+func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, error) {
+	o := options{replicas: defaultReplicas}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	functions, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      api.FunctionsBucket,
+		Description: "natsfn desired state: one FunctionInfo per <namespace>.<name>",
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsfn: open bucket %s: %w", api.FunctionsBucket, err)
+	}
+	bundles, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      api.BundlesBucket,
+		Description: "natsfn bundles: one script per <namespace>.<name>",
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsfn: open object store %s: %w", api.BundlesBucket, err)
+	}
+	uploads, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      api.UploadsBucket,
+		Description: "natsfn staged uploads; abandoned ones expire",
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.replicas,
+		TTL:         UploadMaxAge,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsfn: open object store %s: %w", api.UploadsBucket, err)
+	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              api.LogStream,
+		Description:       "natsfn function logs",
+		Subjects:          []string{api.LogPrefix + ".>"},
+		Storage:           jetstream.FileStorage,
+		Replicas:          o.replicas,
+		MaxAge:            LogMaxAge,
+		MaxMsgsPerSubject: LogMaxMsgsPerFunc,
+		MaxBytes:          LogMaxBytes,
+		Discard:           jetstream.DiscardOld,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsfn: open stream %s: %w", api.LogStream, err)
+	}
+	return &Store{functions: functions, bundles: bundles, uploads: uploads}, nil
+}
+
+// validateNames keeps malformed names, which could carry subject wildcards,
+// away from bucket keys.
+func validateNames(namespace, name string) error {
+	if err := api.ValidateName("namespace", namespace); err != nil {
+		return fmt.Errorf("natsfn: %w", err)
+	}
+	if err := api.ValidateName("name", name); err != nil {
+		return fmt.Errorf("natsfn: %w", err)
+	}
+	return nil
+}
