@@ -1,0 +1,72 @@
+package worker
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+)
+
+// envWorker marks a process started by Spawn as a worker; natsfn's main
+// (and test binaries) call Main when it is set.
+const envWorker = "NATSFN_WORKER"
+
+// IsWorker reports whether this process was started as a worker.
+func IsWorker() bool { return os.Getenv(envWorker) != "" }
+
+// Main is the worker process: it serves the node on fd 3 after enter (the
+// sandbox's last step, applied from inside) and returns the exit code.
+func Main(enter func() error) int {
+	conn := os.NewFile(3, "node")
+	if conn == nil {
+		fmt.Fprintln(os.Stderr, "natsfn worker: no connection to the node on fd 3")
+		return 2
+	}
+	if enter != nil {
+		if err := enter(); err != nil {
+			fmt.Fprintln(os.Stderr, "natsfn worker: cannot enter the sandbox:", err)
+			return 3
+		}
+	}
+	if err := Serve(conn, ServeOptions{}); err != nil {
+		fmt.Fprintln(os.Stderr, "natsfn worker:", err)
+		return 1
+	}
+	return 0
+}
+
+// PlainSpawn starts workers as ordinary child processes of path (natsfn's
+// own binary): the process boundary without the sandbox's namespaces.
+func PlainSpawn(path string) SpawnFunc {
+	return func(namespace string, conn *os.File) (Process, error) {
+		cmd := exec.Command(path)
+		cmd.Env = append(os.Environ(), envWorker+"=1")
+		cmd.ExtraFiles = []*os.File{conn}
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		// The worker dies with the node.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		return &plainProcess{cmd: cmd}, nil
+	}
+}
+
+type plainProcess struct {
+	cmd  *exec.Cmd
+	once sync.Once
+}
+
+func (p *plainProcess) Wait() (string, error) {
+	err := p.cmd.Wait()
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "killed by " + ws.Signal().String(), nil
+	}
+	if err != nil {
+		return err.Error(), nil
+	}
+	return "exited", nil
+}
+
+func (p *plainProcess) Kill() { p.once.Do(func() { p.cmd.Process.Kill() }) }

@@ -1,0 +1,200 @@
+package worker
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// The node and a worker speak in frames over a socketpair:
+//
+//	u32 size of the rest | u8 type | u64 id | u16 field count | (u32 len, bytes)*
+//
+// id is a job, call or function id depending on the type. Fields are raw
+// bytes; their meaning is fixed per type (see the constants).
+const (
+	// node → worker
+	frameCheck      = 1 // id: request; fields: spec JSON, script
+	frameLoad       = 2 // id: function; fields: info JSON, script
+	frameUnload     = 3 // id: function
+	frameInvoke     = 4 // id: job; fields: function id, subject, reply, headers JSON, payload
+	frameHostResult = 5 // id: call; fields: status ("0" ok, "1" error), result JSON, body, has body ("1")
+
+	// worker → node
+	frameCheckResult = 11 // id: request; fields: error ("" when fine)
+	frameLoadResult  = 12 // id: function; fields: error
+	frameUnloaded    = 13 // id: function
+	frameResult      = 14 // id: job; fields: code ("" on success), message, detail, body
+	frameHost        = 15 // id: call; fields: function id, op, args, body, has body ("1"), deadline (unix ns)
+	frameLog         = 16 // id: function; fields: level, line
+	frameReady       = 17 // id: 0; sent once the worker has entered its sandbox
+)
+
+// maxFrame bounds a frame: a 10 MiB bundle or a payload up to NATS's 64 MiB
+// ceiling, with room for the rest.
+const maxFrame = 80 << 20
+
+type frame struct {
+	typ    byte
+	id     uint64
+	fields [][]byte
+}
+
+func (f *frame) field(i int) []byte {
+	if i < len(f.fields) {
+		return f.fields[i]
+	}
+	return nil
+}
+
+func (f *frame) str(i int) string { return string(f.field(i)) }
+
+func (f *frame) u64(i int) uint64 {
+	b := f.field(i)
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
+func u64Field(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
+
+func newFrameReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 64<<10) }
+
+// readFrame reads one frame. The fields alias a fresh buffer per frame.
+func readFrame(r *bufio.Reader) (*frame, error) {
+	var head [4]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return nil, err
+	}
+	size := binary.LittleEndian.Uint32(head[:])
+	if size < 11 || size > maxFrame {
+		return nil, fmt.Errorf("worker: bad frame size %d", size)
+	}
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	f := &frame{typ: buf[0], id: binary.LittleEndian.Uint64(buf[1:9])}
+	n := int(binary.LittleEndian.Uint16(buf[9:11]))
+	rest := buf[11:]
+	f.fields = make([][]byte, 0, n)
+	for i := 0; i < n; i++ {
+		if len(rest) < 4 {
+			return nil, errors.New("worker: truncated frame")
+		}
+		l := binary.LittleEndian.Uint32(rest)
+		rest = rest[4:]
+		if uint64(l) > uint64(len(rest)) {
+			return nil, errors.New("worker: truncated frame field")
+		}
+		f.fields = append(f.fields, rest[:l:l])
+		rest = rest[l:]
+	}
+	return f, nil
+}
+
+// writer batches frames: callers append to a buffer under a lock and one
+// goroutine writes whatever has gathered in a single syscall, so under load
+// many frames share one write.
+type writer struct {
+	w      io.Writer
+	mu     sync.Mutex
+	buf    []byte
+	spare  []byte
+	wake   chan struct{}
+	err    error
+	closed bool
+	done   chan struct{}
+}
+
+func newWriter(w io.Writer) *writer {
+	wr := &writer{w: w, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go wr.loop()
+	return wr
+}
+
+// send queues a frame. It fails only once the connection has failed.
+func (w *writer) send(typ byte, id uint64, fields ...[]byte) error {
+	size := 11
+	for _, f := range fields {
+		size += 4 + len(f)
+	}
+	if size > maxFrame {
+		return fmt.Errorf("worker: frame of %d bytes is too large", size)
+	}
+	w.mu.Lock()
+	if w.err != nil || w.closed {
+		err := w.err
+		w.mu.Unlock()
+		if err == nil {
+			err = io.ErrClosedPipe
+		}
+		return err
+	}
+	b := w.buf
+	b = binary.LittleEndian.AppendUint32(b, uint32(size))
+	b = append(b, typ)
+	b = binary.LittleEndian.AppendUint64(b, id)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(fields)))
+	for _, f := range fields {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(f)))
+		b = append(b, f...)
+	}
+	w.buf = b
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (w *writer) loop() {
+	defer close(w.done)
+	for range w.wake {
+		w.mu.Lock()
+		out := w.buf
+		w.buf = w.spare[:0]
+		closed := w.closed
+		w.mu.Unlock()
+		if len(out) > 0 {
+			if _, err := w.w.Write(out); err != nil {
+				w.mu.Lock()
+				w.err = err
+				w.mu.Unlock()
+				return
+			}
+		}
+		w.mu.Lock()
+		// Keep the larger buffer for reuse, but not a huge one.
+		if cap(out) <= 1<<20 {
+			w.spare = out[:0]
+		} else {
+			w.spare = nil
+		}
+		w.mu.Unlock()
+		if closed {
+			return
+		}
+	}
+}
+
+// close flushes what is queued and stops the writer.
+func (w *writer) close() {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	w.closed = true
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	<-w.done
+}

@@ -1,0 +1,256 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/engine"
+	"github.com/natsfn/natsfn/internal/pool"
+)
+
+// ServeOptions configure the worker side.
+type ServeOptions struct {
+	// IdleTimeout disposes isolates unused this long; 0 means a minute.
+	IdleTimeout time.Duration
+	// QueueLength bounds each function's waiting jobs; 0 means 1024.
+	QueueLength int
+}
+
+// Serve runs the worker side of the protocol on conn until the node closes
+// it: it loads functions into pools, runs invocations and sends host calls
+// to the node. It returns nil when the node hung up.
+func Serve(conn io.ReadWriter, opts ServeOptions) error {
+	s := &server{
+		out:       newWriter(conn),
+		opts:      opts,
+		functions: map[uint64]*workerFunction{},
+		calls:     map[uint64]chan *frame{},
+	}
+	defer s.out.close()
+	if err := s.out.send(frameReady, 0); err != nil {
+		return err
+	}
+	r := newFrameReader(conn)
+	for {
+		f, err := readFrame(r)
+		if err != nil {
+			s.closeAll()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		s.handle(f)
+	}
+}
+
+type server struct {
+	out  *writer
+	opts ServeOptions
+
+	mu        sync.Mutex
+	functions map[uint64]*workerFunction
+	calls     map[uint64]chan *frame
+	nextCall  atomic.Uint64
+}
+
+type workerFunction struct {
+	id   uint64
+	pool *pool.Pool
+}
+
+func (s *server) handle(f *frame) {
+	switch f.typ {
+	case frameInvoke:
+		s.invoke(f)
+	case frameHostResult:
+		s.mu.Lock()
+		ch := s.calls[f.id]
+		delete(s.calls, f.id)
+		s.mu.Unlock()
+		if ch != nil {
+			ch <- f
+		}
+	case frameCheck:
+		// Checking runs untrusted top-level code: off the read loop, so
+		// invocations keep flowing meanwhile.
+		go s.check(f)
+	case frameLoad:
+		go s.load(f)
+	case frameUnload:
+		go s.unload(f.id)
+	}
+}
+
+func (s *server) check(f *frame) {
+	var spec api.FunctionSpec
+	msg := ""
+	if err := json.Unmarshal(f.field(0), &spec); err != nil {
+		msg = "bad spec: " + err.Error()
+	} else if _, err := engine.Check(spec.Name+".js", f.str(1), engine.Options{
+		HeapBytes:    spec.EffectiveHeapBytes(),
+		Env:          spec.Env,
+		StartTimeout: spec.EffectiveTimeout(),
+	}); err != nil {
+		msg = err.Error()
+	}
+	s.out.send(frameCheckResult, f.id, []byte(msg))
+}
+
+func (s *server) load(f *frame) {
+	var info api.FunctionInfo
+	if err := json.Unmarshal(f.field(0), &info); err != nil {
+		s.out.send(frameLoadResult, f.id, []byte("bad info: "+err.Error()))
+		return
+	}
+	prog, err := engine.Compile(info.Spec.Name+".js", f.str(1))
+	if err != nil {
+		s.out.send(frameLoadResult, f.id, []byte(err.Error()))
+		return
+	}
+	id := f.id
+	concurrency := info.Spec.Concurrency
+	if concurrency == 0 {
+		concurrency = runtime.NumCPU()
+	}
+	wf := &workerFunction{id: id}
+	wf.pool = pool.New(pool.Config{
+		Program: prog,
+		Isolate: engine.Options{
+			HeapBytes: info.Spec.EffectiveHeapBytes(),
+			Env:       info.Spec.Env,
+			Host:      &remoteHost{s: s, fn: id},
+			Console: func(level, line string) {
+				s.out.send(frameLog, id, []byte(level), []byte(line))
+			},
+		},
+		Timeout:     info.Spec.EffectiveTimeout(),
+		Concurrency: concurrency,
+		QueueLength: s.opts.QueueLength,
+		IdleTimeout: s.opts.IdleTimeout,
+		Done:        s.done,
+	})
+	s.mu.Lock()
+	s.functions[id] = wf
+	s.mu.Unlock()
+	s.out.send(frameLoadResult, id, nil)
+}
+
+func (s *server) unload(id uint64) {
+	s.mu.Lock()
+	wf := s.functions[id]
+	delete(s.functions, id)
+	s.mu.Unlock()
+	if wf != nil {
+		wf.pool.Close()
+	}
+	s.out.send(frameUnloaded, id)
+}
+
+func (s *server) invoke(f *frame) {
+	s.mu.Lock()
+	wf := s.functions[f.u64(0)]
+	s.mu.Unlock()
+	job := &pool.Job{Subject: f.str(1), Reply: f.str(2), Payload: f.field(4), Ref: f.id}
+	if h := f.field(3); len(h) > 0 {
+		json.Unmarshal(h, &job.Headers)
+	}
+	switch {
+	case wf == nil:
+		s.done(job, engine.Result{Err: api.Errorf(api.CodeUnavailable, "function unavailable"), Detail: "function not loaded in worker"})
+	case !wf.pool.Submit(job):
+		s.done(job, engine.Result{Err: api.Errorf(api.CodeTooMany, "function is over its concurrency")})
+	}
+}
+
+// done sends a job's result; the writer copies the body before the
+// isolate can reuse its memory.
+func (s *server) done(job *pool.Job, res engine.Result) {
+	id := job.Ref.(uint64)
+	if res.Err != nil {
+		s.out.send(frameResult, id, []byte(strconv.Itoa(res.Err.Code)), []byte(res.Err.Message), []byte(res.Detail), nil)
+		return
+	}
+	s.out.send(frameResult, id, nil, nil, nil, res.Body)
+}
+
+func (s *server) closeAll() {
+	s.mu.Lock()
+	fs := s.functions
+	s.functions = map[uint64]*workerFunction{}
+	s.mu.Unlock()
+	for _, wf := range fs {
+		wf.pool.Close()
+	}
+}
+
+// remoteHost sends a function's host-service calls to the node, which runs
+// them with the function's own services: the worker itself has no network.
+type remoteHost struct {
+	s  *server
+	fn uint64
+}
+
+func (h *remoteHost) Call(ctx context.Context, op string, args, body []byte) (any, []byte, error) {
+	s := h.s
+	id := s.nextCall.Add(1)
+	ch := make(chan *frame, 1)
+	s.mu.Lock()
+	s.calls[id] = ch
+	s.mu.Unlock()
+	hasBody := []byte("0")
+	if body != nil {
+		hasBody = []byte("1")
+	}
+	var deadline uint64
+	if d, ok := ctx.Deadline(); ok {
+		deadline = uint64(d.UnixNano())
+	}
+	if err := s.out.send(frameHost, id, u64Field(h.fn), []byte(op), args, body, hasBody, u64Field(deadline)); err != nil {
+		s.forget(id)
+		return nil, nil, &engine.HostError{Type: "Error", Code: "UNAVAILABLE", Message: "host services unavailable"}
+	}
+	select {
+	case f := <-ch:
+		if f.str(0) != "0" {
+			var he engine.HostError
+			if err := json.Unmarshal(f.field(1), &he); err != nil {
+				return nil, nil, fmt.Errorf("bad host error: %w", err)
+			}
+			return nil, nil, &he
+		}
+		var result json.RawMessage
+		if len(f.field(1)) > 0 {
+			result = json.RawMessage(f.field(1))
+		}
+		var resultBody []byte
+		if f.str(3) == "1" {
+			resultBody = f.field(2)
+			if resultBody == nil {
+				resultBody = []byte{}
+			}
+		}
+		if result == nil {
+			return nil, resultBody, nil
+		}
+		return result, resultBody, nil
+	case <-ctx.Done():
+		s.forget(id)
+		return nil, nil, &engine.HostError{Type: "Error", Code: "TIMEOUT", Message: "the invocation ran out of time"}
+	}
+}
+
+func (s *server) forget(id uint64) {
+	s.mu.Lock()
+	delete(s.calls, id)
+	s.mu.Unlock()
+}

@@ -1,0 +1,172 @@
+package worker
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/engine"
+	"github.com/natsfn/natsfn/internal/executor"
+	"github.com/natsfn/natsfn/internal/hostsvc"
+	"github.com/natsfn/natsfn/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	if IsWorker() {
+		os.Exit(Main(nil))
+	}
+	os.Exit(m.Run())
+}
+
+type harness struct {
+	exec    *executor.Executor
+	backend *Backend
+	nc      *nats.Conn
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	url := testenv.NATS(t)
+	nodeConn := testenv.Conn(t, url)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBackend(Config{
+		Spawn: PlainSpawn(self),
+		Hosts: func(info api.FunctionInfo) (engine.Host, func(), error) {
+			svc, err := hostsvc.New(nodeConn, hostsvc.Identity{Namespace: info.Spec.Namespace, Name: info.Spec.Name}, hostsvc.Config{})
+			if err != nil {
+				return nil, nil, err
+			}
+			return hostAdapter{svc}, func() { svc.Close() }, nil
+		},
+	})
+	e := executor.New(executor.Config{Conn: nodeConn, Backend: b})
+	t.Cleanup(func() { e.Close(); b.Close() })
+	return &harness{exec: e, backend: b, nc: testenv.Conn(t, url)}
+}
+
+type hostAdapter struct{ svc *hostsvc.Services }
+
+func (h hostAdapter) Call(ctx context.Context, op string, args, body []byte) (any, []byte, error) {
+	r, b, err := h.svc.Call(ctx, op, args, body)
+	if he, ok := err.(*hostsvc.Error); ok {
+		return nil, nil, &engine.HostError{Type: he.Type, Code: he.Code, Message: he.Message}
+	}
+	return r, b, err
+}
+
+func (h *harness) load(t *testing.T, ns, name, src string, triggers ...string) {
+	t.Helper()
+	spec := api.FunctionSpec{Namespace: ns, Name: name, Triggers: triggers, Timeout: api.Duration(time.Second)}
+	if err := h.backend.Check(context.Background(), spec, []byte(src)); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	if err := h.exec.Load(api.FunctionInfo{Spec: spec, BundleDigest: api.Digest([]byte(src))}, []byte(src)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func code(m *nats.Msg) string {
+	if m.Header == nil {
+		return ""
+	}
+	return m.Header.Get(api.HeaderErrorCode)
+}
+
+func TestWorkerServes(t *testing.T) {
+	h := newHarness(t)
+	h.load(t, "a", "echo", `(s, p, m) => ({ s, p, h: m.headers.X })`, "w.echo")
+	h.load(t, "a", "kv", `(s, p) => { hostServices.kv.set("k", p); return hostServices.kv.get("k") }`, "w.kv")
+	h.load(t, "a", "loop", `() => { for(;;){} }`, "w.loop")
+	msg := nats.NewMsg("w.echo")
+	msg.Data = []byte("hi")
+	msg.Header.Set("X", "y")
+	m, err := h.nc.RequestMsg(msg, 5*time.Second)
+	if err != nil || string(m.Data) != `{"s":"w.echo","p":"hi","h":["y"]}` {
+		t.Fatalf("echo: %v %q", err, m.Data)
+	}
+	if m, err := h.nc.Request("w.kv", []byte{0, 1, 2}, 5*time.Second); err != nil || string(m.Data) != "\x00\x01\x02" {
+		t.Fatalf("kv through the node: %v %q %v", err, m.Data, m.Header)
+	}
+	if m, err := h.nc.Request("w.loop", nil, 5*time.Second); err != nil || code(m) != "408" {
+		t.Fatalf("loop: %v %v", err, m.Header)
+	}
+}
+
+func TestCheckInWorker(t *testing.T) {
+	h := newHarness(t)
+	err := h.backend.Check(context.Background(), api.FunctionSpec{Namespace: "a", Name: "bad"}, []byte(`42`))
+	if err == nil || api.CodeOf(err) != 400 {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Killing a worker answers its in-flight calls with 503, the worker comes
+// back within a second, and another namespace never notices.
+func TestKilledWorkerIsReplaced(t *testing.T) {
+	h := newHarness(t)
+	h.load(t, "victim", "slow", `(s, p) => { const end = Date.now() + 2000; while (Date.now() < end) {} return "late" }`, "v.slow")
+	h.load(t, "victim", "fast", `() => "fast"`, "v.fast")
+	h.load(t, "bystander", "echo", `(s, p) => p`, "b.echo")
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var inFlight *nats.Msg
+	go func() {
+		defer wg.Done()
+		inFlight, _ = h.nc.Request("v.slow", nil, 5*time.Second)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	w, _ := h.backend.worker("victim")
+	w.mu.Lock()
+	proc := w.proc.(*plainProcess)
+	w.mu.Unlock()
+	proc.cmd.Process.Signal(os.Kill)
+	wg.Wait()
+	if inFlight == nil || code(inFlight) != "503" {
+		t.Fatalf("in-flight call: %v", inFlight)
+	}
+	if m, err := h.nc.Request("b.echo", []byte("ok"), time.Second); err != nil || string(m.Data) != "ok" {
+		t.Fatalf("bystander: %v", err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		m, err := h.nc.Request("v.fast", nil, time.Second)
+		if err == nil && string(m.Data) == "fast" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker not back within a second: %v %v", err, m)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestWorkerHammer(t *testing.T) {
+	h := newHarness(t)
+	h.load(t, "a", "echo", `(s, p) => p`, "w.hammer")
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				want := strconv.Itoa(g*1000 + i)
+				m, err := h.nc.Request("w.hammer", []byte(want), 5*time.Second)
+				if err != nil || string(m.Data) != want {
+					t.Errorf("got %v %v, want %s", m, err, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
