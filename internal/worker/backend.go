@@ -39,7 +39,7 @@ type Config struct {
 	Spawn SpawnFunc
 	// Hosts makes each function's host services, run in the node on the
 	// worker's behalf.
-	Hosts executor.HostFactory
+	Hosts  executor.HostFactory
 	Logger *slog.Logger
 	// MaxInFlight bounds a function's jobs sent to its worker and not yet
 	// answered; beyond it Submit refuses (429). 0 means 1024.
