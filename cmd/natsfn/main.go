@@ -8,9 +8,14 @@ import (
 	"syscall"
 
 	"github.com/natsfn/natsfn/internal/cli"
+	"github.com/natsfn/natsfn/internal/worker"
 )
 
 func main() {
+	// The node starts workers from this same binary.
+	if worker.IsWorker() {
+		os.Exit(worker.Main(nil))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

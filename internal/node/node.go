@@ -35,8 +35,12 @@ type Config struct {
 	Listen string
 	// DataDir holds the embedded server's JetStream store.
 	DataDir string
-	// Sandbox is "auto", "process" or "none".
+	// Sandbox is "auto" (the default), "process" or "none".
 	Sandbox string
+	// WorkerPath is the binary started as a worker process; natsfn's own
+	// executable by default. Its main must call worker.Main when
+	// worker.IsWorker().
+	WorkerPath string
 	// Name identifies this node in logs; the host name by default.
 	Name string
 	// Logger receives the node's log, the embedded server's included.
@@ -73,13 +77,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.Name == "" {
 		cfg.Name, _ = os.Hostname()
-	}
-	switch cfg.Sandbox {
-	case "", "auto", "none":
-		// Until the process sandbox lands, functions run in the node.
-		cfg.Logger.Warn("sandbox is off: functions run inside the node process (--sandbox=none)")
-	default:
-		return nil, fmt.Errorf("natsfn: sandbox %q is not available on this build (use auto or none)", cfg.Sandbox)
 	}
 	if err := cfg.Services.Validate(); err != nil {
 		return nil, err
@@ -129,7 +126,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if n.store, err = store.Open(ctx, js); err != nil {
 		return nil, fmt.Errorf("natsfn: open desired state (is JetStream enabled?): %w", err)
 	}
-	n.backend = &executor.Local{Hosts: n.hosts, IdleTimeout: cfg.IdleTimeout}
+	if n.backend, err = n.chooseBackend(); err != nil {
+		return nil, err
+	}
 	n.exec = executor.New(executor.Config{
 		Conn:    nc,
 		Backend: n.backend,
@@ -184,6 +183,9 @@ func (n *Node) Close() error {
 		n.wg.Wait()
 		if n.exec != nil {
 			n.exec.Close()
+		}
+		if b, ok := n.backend.(interface{ Close() }); ok {
+			b.Close()
 		}
 		if n.nc != nil {
 			n.nc.Drain()

@@ -97,27 +97,24 @@ func readFrame(r *bufio.Reader) (*frame, error) {
 	return f, nil
 }
 
-// writer batches frames: callers append to a buffer under a lock and one
-// goroutine writes whatever has gathered in a single syscall, so under load
-// many frames share one write.
+// writer sends frames with flat combining: a sender appends its frame to a
+// shared buffer and, unless another sender is already writing, writes the
+// buffer itself until it is empty. An idle connection costs no goroutine
+// hand-off; a busy one sends many frames per syscall.
 type writer struct {
-	w      io.Writer
-	mu     sync.Mutex
-	buf    []byte
-	spare  []byte
-	wake   chan struct{}
-	err    error
-	closed bool
-	done   chan struct{}
+	w        io.Writer
+	mu       sync.Mutex
+	buf      []byte
+	spare    []byte
+	flushing bool
+	err      error
+	closed   bool
 }
 
-func newWriter(w io.Writer) *writer {
-	wr := &writer{w: w, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go wr.loop()
-	return wr
-}
+func newWriter(w io.Writer) *writer { return &writer{w: w} }
 
-// send queues a frame. It fails only once the connection has failed.
+// send writes (or queues behind the sender writing now) one frame. It
+// fails only once the connection has failed or the writer is closed.
 func (w *writer) send(typ byte, id uint64, fields ...[]byte) error {
 	size := 11
 	for _, f := range fields {
@@ -145,56 +142,36 @@ func (w *writer) send(typ byte, id uint64, fields ...[]byte) error {
 		b = append(b, f...)
 	}
 	w.buf = b
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
+	if w.flushing {
+		w.mu.Unlock()
+		return nil
 	}
-	return nil
-}
-
-func (w *writer) loop() {
-	defer close(w.done)
-	for range w.wake {
-		w.mu.Lock()
+	w.flushing = true
+	for len(w.buf) > 0 && w.err == nil {
 		out := w.buf
 		w.buf = w.spare[:0]
-		closed := w.closed
 		w.mu.Unlock()
-		if len(out) > 0 {
-			if _, err := w.w.Write(out); err != nil {
-				w.mu.Lock()
-				w.err = err
-				w.mu.Unlock()
-				return
-			}
-		}
+		_, err := w.w.Write(out)
 		w.mu.Lock()
-		// Keep the larger buffer for reuse, but not a huge one.
+		if err != nil {
+			w.err = err
+		}
+		// Keep the buffer for reuse, but not a huge one.
 		if cap(out) <= 1<<20 {
 			w.spare = out[:0]
 		} else {
 			w.spare = nil
 		}
-		w.mu.Unlock()
-		if closed {
-			return
-		}
 	}
+	w.flushing = false
+	err := w.err
+	w.mu.Unlock()
+	return err
 }
 
-// close flushes what is queued and stops the writer.
+// close refuses further frames; what was sent is already written.
 func (w *writer) close() {
 	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		return
-	}
 	w.closed = true
 	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-	<-w.done
 }

@@ -1,0 +1,16 @@
+package node
+
+import (
+	"os"
+	"testing"
+
+	"github.com/natsfn/natsfn/internal/worker"
+)
+
+// The test binary doubles as the worker process the node starts.
+func TestMain(m *testing.M) {
+	if worker.IsWorker() {
+		os.Exit(worker.Main(nil))
+	}
+	os.Exit(m.Run())
+}
