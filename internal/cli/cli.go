@@ -37,6 +37,7 @@ func commands() []command {
 		{"rm", "NAME", "remove a function", runRemove},
 		{"logs", "NAME [-f] [--last N]", "show a function's logs", runLogs},
 		{"kv", "NAME get KEY | put KEY [VALUE | -] | del KEY | ls", "look into a function's key-value bucket", runKV},
+		{"bench", "[SUBJECT] [--requests N] [--inflight N] [--size BYTES]", "measure a function (a deployed echo by default) against a plain Go responder", runBench},
 	}
 }
 
