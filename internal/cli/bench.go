@@ -144,5 +144,3 @@ func randomToken() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
-
