@@ -73,7 +73,8 @@ func ValidateTrigger(s string) error {
 	if first == "*" || first == ">" {
 		return fmt.Errorf("trigger %q must start with a literal token, not a wildcard", s)
 	}
-	if IsReserved(s) {
+	// Every '$' subject belongs to NATS itself ($SYS, $JS, $SRV, ...).
+	if IsReserved(s) || strings.HasPrefix(s, "$") {
 		return fmt.Errorf("trigger %q is on a reserved subject", s)
 	}
 	return nil
