@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/natsfn/natsfn/internal/bench"
 	"github.com/natsfn/natsfn/internal/testenv"
 )
@@ -86,4 +88,60 @@ func rss(b *testing.B) int64 {
 	}
 	b.Skip("no VmRSS")
 	return 0
+}
+
+// BenchmarkKV compares kv.get and kv.set from JavaScript (in the node's
+// process and through a worker process) with the same calls from plain Go
+// on the same server, in one run.
+//
+//	go test -run - -bench KV ./internal/node/
+func BenchmarkKV(b *testing.B) {
+	const src = `(s, p) => {
+		const [op, n] = p.text().split(" ");
+		const kv = hostServices.kv;
+		const v = new Uint8Array(128);
+		if (op === "set") for (let i = 0; i < +n; i++) kv.set("k", v);
+		else { kv.set("k", v); for (let i = 0; i < +n; i++) kv.get("k"); }
+	}`
+	for _, sandbox := range []string{"none", "process"} {
+		n := startNode(b, Config{Sandbox: sandbox})
+		c, nc := newClient(b, n.ClientURL())
+		deploy(b, c, "kvbench", src, "kvbench")
+		for _, op := range []string{"get", "set"} {
+			b.Run("js-"+sandbox+"/"+op, func(b *testing.B) {
+				msg, err := nc.Request("kvbench", []byte(op+" "+strconv.Itoa(b.N)), time.Minute)
+				if err != nil || msg.Header.Get("Nats-Service-Error") != "" {
+					b.Fatalf("%v %v", err, msg.Header)
+				}
+			})
+		}
+		if sandbox != "none" {
+			continue
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "plain_go_bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		v := make([]byte, 128)
+		b.Run("go/get", func(b *testing.B) {
+			kv.Put(ctx, "k", v)
+			for b.Loop() {
+				if _, err := kv.Get(ctx, "k"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("go/set", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := kv.Put(ctx, "k", v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
