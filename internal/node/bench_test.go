@@ -145,3 +145,96 @@ func BenchmarkKV(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDeployToFirstReply measures a deploy of a new function through
+// the client until its first successful reply (a cold isolate included),
+// and reports the first call and a warm call separately.
+//
+//	go test -run - -bench DeployToFirstReply ./internal/node/
+func BenchmarkDeployToFirstReply(b *testing.B) {
+	for _, sandbox := range []string{"none", "process"} {
+		b.Run(sandbox, func(b *testing.B) {
+			n := startNode(b, Config{Sandbox: sandbox})
+			c, nc := newClient(b, n.ClientURL())
+			deploy(b, c, "warmup", `() => 1`, "warmup") // starts the worker
+			invoke(b, nc, "warmup", nil)
+			var deployTotal, coldTotal, warmTotal time.Duration
+			i := 0
+			for b.Loop() {
+				i++
+				name := "fn" + strconv.Itoa(i)
+				start := time.Now()
+				deploy(b, c, name, `(s, p) => p`, name)
+				deployed := time.Now()
+				invoke(b, nc, name, []byte("x"))
+				cold := time.Now()
+				invoke(b, nc, name, []byte("x"))
+				deployTotal += deployed.Sub(start)
+				coldTotal += cold.Sub(deployed)
+				warmTotal += time.Since(cold)
+			}
+			per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(i) / 1000 }
+			b.ReportMetric(per(deployTotal+coldTotal), "deploy-to-reply-ms")
+			b.ReportMetric(per(coldTotal), "cold-call-ms")
+			b.ReportMetric(per(warmTotal), "warm-call-ms")
+		})
+	}
+}
+
+// BenchmarkMemoryPerFunction deploys functions, calls each once, and
+// reports the resident memory each costs while its isolate is alive, and
+// after the idle timeout has disposed the isolates. In-process (sandbox
+// none), so that one RSS covers everything.
+//
+//	go test -run - -bench MemoryPerFunction -benchtime 1x ./internal/node/
+func BenchmarkMemoryPerFunction(b *testing.B) {
+	const count = 300
+	for b.Loop() {
+		n := startNode(b, Config{Sandbox: "none", IdleTimeout: 2 * time.Second})
+		c, nc := newClient(b, n.ClientURL())
+		deploy(b, c, "warmup", `() => 1`, "warmup")
+		invoke(b, nc, "warmup", nil)
+		debug.FreeOSMemory()
+		before := rss(b)
+		for i := 0; i < count; i++ {
+			name := "m" + strconv.Itoa(i)
+			deploy(b, c, name, `(s, p) => ({ s, n: p.length })`, name)
+			invoke(b, nc, name, []byte("x"))
+		}
+		debug.FreeOSMemory()
+		served := rss(b)
+		time.Sleep(4 * time.Second)
+		debug.FreeOSMemory()
+		idle := rss(b)
+		b.ReportMetric(float64(served-before)/count/(1<<20), "MiB/fn-served")
+		b.ReportMetric(float64(idle-before)/count/(1<<20), "MiB/fn-idle")
+	}
+}
+
+// BenchmarkManyFunctions deploys 10,000 functions on one node (in
+// process, so that one RSS covers everything), calls 100 of them, and
+// reports the resident memory and the deploy rate.
+//
+//	go test -run - -bench ManyFunctions -benchtime 1x -timeout 30m ./internal/node/
+func BenchmarkManyFunctions(b *testing.B) {
+	const count = 10000
+	for b.Loop() {
+		n := startNode(b, Config{Sandbox: "none"})
+		c, nc := newClient(b, n.ClientURL())
+		start := time.Now()
+		for i := 0; i < count; i++ {
+			name := "f" + strconv.Itoa(i)
+			deploy(b, c, name, `(s, p) => s`, "many."+name)
+		}
+		deployed := time.Since(start)
+		for i := 0; i < count; i += count / 100 {
+			subject := "many.f" + strconv.Itoa(i)
+			if m := invoke(b, nc, subject, nil); string(m.Data) != subject {
+				b.Fatalf("reply %q", m.Data)
+			}
+		}
+		debug.FreeOSMemory()
+		b.ReportMetric(float64(rss(b))/(1<<20), "rss-MiB")
+		b.ReportMetric(count/deployed.Seconds(), "deploys/s")
+	}
+}
