@@ -5,8 +5,6 @@
 package bundle
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -91,10 +89,5 @@ func BuildSource(name string, src []byte, resolveDir string) (*Bundle, error) {
 	if len(script) > api.MaxBundleBytes {
 		return nil, fmt.Errorf("bundle: %s: %w (%d bytes)", name, ErrTooLarge, len(script))
 	}
-	sum := sha256.Sum256([]byte(script))
-	return &Bundle{
-		Script: script,
-		Module: module,
-		Digest: "sha256:" + hex.EncodeToString(sum[:]),
-	}, nil
+	return &Bundle{Script: script, Module: module, Digest: api.Digest([]byte(script))}, nil
 }
