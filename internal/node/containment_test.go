@@ -1,0 +1,113 @@
+package node
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/natsfn/natsfn/api"
+)
+
+// watchBystander calls a function in another namespace every few
+// milliseconds until stop, and counts the calls that did not answer.
+func watchBystander(t *testing.T, n *Node) (stop func() (ok, failed int64)) {
+	t.Helper()
+	nc := newConn(t, n.ClientURL())
+	c := newNamespacedClient(t, nc, "bystander")
+	if _, err := c.Deploy(context.Background(), api.FunctionSpec{Name: "echo", Triggers: []string{"bystander.echo"}}, []byte(`(s, p) => p`)); err != nil {
+		t.Fatal(err)
+	}
+	var okCount, failCount atomic.Int64
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			m, err := nc.Request("bystander.echo", []byte("still here"), 2*time.Second)
+			if err != nil || string(m.Data) != "still here" {
+				failCount.Add(1)
+			} else {
+				okCount.Add(1)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	return func() (int64, int64) {
+		close(quit)
+		wg.Wait()
+		return okCount.Load(), failCount.Load()
+	}
+}
+
+func deployIn(t *testing.T, n *Node, namespace string, spec api.FunctionSpec, src string) {
+	t.Helper()
+	c := newNamespacedClient(t, newConn(t, n.ClientURL()), namespace)
+	if _, err := c.Deploy(context.Background(), spec, []byte(src)); err != nil {
+		t.Fatalf("deploy %s: %v", spec.Name, err)
+	}
+}
+
+// Each attack ends in an error reply for its own call only; a function in
+// another namespace answers throughout and the node survives.
+func TestAttacksAreContained(t *testing.T) {
+	n := startNode(t, Config{})
+	stop := watchBystander(t, n)
+	_, nc := newClient(t, n.ClientURL())
+
+	attacks := []struct {
+		name, src string
+		codes     []string // acceptable error codes
+	}{
+		{"heap bomb", `() => { const a = []; for (;;) a.push({ x: a.length, s: "y".repeat(100) }) }`, []string{"500"}},
+		{"endless loop", `() => { for (;;) {} }`, []string{"408"}},
+		{"huge string", `() => "x".repeat(2 ** 30)`, []string{"500"}},
+		{"deep recursion", `function f() { return f() + 1 } (() => f())`, []string{"500"}},
+	}
+	for _, a := range attacks {
+		t.Run(a.name, func(t *testing.T) {
+			deployIn(t, n, "attacker", api.FunctionSpec{Name: "attack", Triggers: []string{"attack"},
+				Timeout: api.Duration(500 * time.Millisecond), HeapBytes: 32 << 20}, a.src)
+			m, err := nc.Request("attack", nil, 10*time.Second)
+			if err != nil {
+				t.Fatalf("no reply: %v", err)
+			}
+			got := m.Header.Get(api.HeaderErrorCode)
+			found := false
+			for _, c := range a.codes {
+				found = found || got == c
+			}
+			if !found {
+				t.Fatalf("error code %q (%s), want one of %v", got, m.Header.Get(api.HeaderError), a.codes)
+			}
+		})
+	}
+	// The attacker's namespace still serves after all of it.
+	deployIn(t, n, "attacker", api.FunctionSpec{Name: "attack", Triggers: []string{"attack"}}, `() => "recovered"`)
+	if m := invoke(t, nc, "attack", nil); string(m.Data) != "recovered" {
+		t.Fatalf("after the attacks: %q %v", m.Data, m.Header)
+	}
+	ok, failed := stop()
+	if failed > 0 || ok == 0 {
+		t.Fatalf("bystander: %d answered, %d failed", ok, failed)
+	}
+}
+
+// Functions see no Node or browser escape hatches.
+func TestNoAmbientAuthority(t *testing.T) {
+	n := startNode(t, Config{})
+	c, nc := newClient(t, n.ClientURL())
+	deploy(t, c, "probe", `() => [typeof require, typeof process, typeof fetch, typeof XMLHttpRequest,
+		typeof WebSocket, typeof Deno, typeof Bun, typeof setTimeout, typeof importScripts, typeof module]`, "probe")
+	want := `["undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined"]`
+	if m := invoke(t, nc, "probe", nil); string(m.Data) != want {
+		t.Fatalf("globals %s", m.Data)
+	}
+}
