@@ -27,7 +27,7 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 			}
 		}
 		return worker.NewBackend(worker.Config{
-			Spawn:  worker.PlainSpawn(path),
+			Spawn:  worker.PlainSpawn(path, worker.ServeOptions{IdleTimeout: cfg.IdleTimeout}),
 			Hosts:  n.hosts,
 			Logger: cfg.Logger.With("subsystem", "worker"),
 		}), nil

@@ -6,11 +6,26 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // envWorker marks a process started by Spawn as a worker; natsfn's main
-// (and test binaries) call Main when it is set.
-const envWorker = "NATSFN_WORKER"
+// (and test binaries) call Main when it is set. envIdle carries the node's
+// isolate idle timeout.
+const (
+	envWorker = "NATSFN_WORKER"
+	envIdle   = "NATSFN_WORKER_IDLE_TIMEOUT"
+)
+
+// Env returns the environment a worker process needs besides the node's
+// own: the worker marker and the serve options.
+func Env(opts ServeOptions) []string {
+	env := []string{envWorker + "=1"}
+	if opts.IdleTimeout > 0 {
+		env = append(env, envIdle+"="+opts.IdleTimeout.String())
+	}
+	return env
+}
 
 // IsWorker reports whether this process was started as a worker.
 func IsWorker() bool { return os.Getenv(envWorker) != "" }
@@ -29,7 +44,11 @@ func Main(enter func() error) int {
 			return 3
 		}
 	}
-	if err := Serve(conn, ServeOptions{}); err != nil {
+	var opts ServeOptions
+	if d, err := time.ParseDuration(os.Getenv(envIdle)); err == nil {
+		opts.IdleTimeout = d
+	}
+	if err := Serve(conn, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "natsfn worker:", err)
 		return 1
 	}
@@ -38,10 +57,10 @@ func Main(enter func() error) int {
 
 // PlainSpawn starts workers as ordinary child processes of path (natsfn's
 // own binary): the process boundary without the sandbox's namespaces.
-func PlainSpawn(path string) SpawnFunc {
+func PlainSpawn(path string, opts ServeOptions) SpawnFunc {
 	return func(namespace string, conn *os.File) (Process, error) {
 		cmd := exec.Command(path)
-		cmd.Env = append(os.Environ(), envWorker+"=1")
+		cmd.Env = append(os.Environ(), Env(opts)...)
 		cmd.ExtraFiles = []*os.File{conn}
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		// The worker dies with the node.

@@ -39,7 +39,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	b := NewBackend(Config{
-		Spawn: PlainSpawn(self),
+		Spawn: PlainSpawn(self, ServeOptions{}),
 		Hosts: func(info api.FunctionInfo) (engine.Host, func(), error) {
 			svc, err := hostsvc.New(nodeConn, hostsvc.Identity{Namespace: info.Spec.Namespace, Name: info.Spec.Name}, hostsvc.Config{})
 			if err != nil {
