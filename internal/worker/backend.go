@@ -292,6 +292,15 @@ func (w *workerConn) run() (string, error) {
 		conn.Close()
 		return "", err
 	}
+	// shutdown kills w.proc: publish it at once, and honour a shutdown
+	// that came while the process was starting.
+	w.mu.Lock()
+	w.proc = proc
+	closed := w.closed
+	w.mu.Unlock()
+	if closed {
+		proc.Kill()
+	}
 	out := newWriter(conn)
 	exited := make(chan string, 1)
 	go func() {
@@ -312,7 +321,7 @@ func (w *workerConn) run() (string, error) {
 	}
 	// Load every function this namespace serves, then go live.
 	w.mu.Lock()
-	w.out, w.proc, w.jobs = out, proc, map[uint64]pendingJob{}
+	w.out, w.jobs = out, map[uint64]pendingJob{}
 	fns := make([]*remoteFunction, 0, len(w.functions))
 	for _, fn := range w.functions {
 		fns = append(fns, fn)
