@@ -274,3 +274,25 @@ func TestHostBridge(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", res.Body, want)
 	}
 }
+
+func TestURL(t *testing.T) {
+	src := `() => {
+		const u = new URL("https://User:pw@Example.com:443/a/./b/../c?x=1&y=two+words#frag");
+		const rel = new URL("../d?z=3", "http://h.example:8080/a/b/c");
+		u.searchParams.append("k", "v w");
+		const p = new URLSearchParams({ a: "1", b: "é" });
+		let bad = "";
+		try { new URL("not a url") } catch (e) { bad = e.name }
+		return [u.protocol, u.host, u.hostname, u.port, u.pathname, u.searchParams.get("y"), u.hash, u.origin, u.href,
+			rel.href, p.toString(), bad, URL.canParse("/x"), JSON.stringify({ u: new URL("http://a.b/") })];
+	}`
+	iso := newIsolate(t, src, Options{})
+	res := invoke(iso, "")
+	if res.Err != nil {
+		t.Fatalf("%v: %s", res.Err, res.Detail)
+	}
+	want := `["https:","example.com","example.com","","/a/c","two words","#frag","https://example.com","https://User:pw@example.com/a/c?x=1&y=two+words&k=v+w#frag","http://h.example:8080/a/d?z=3","a=1&b=%C3%A9","TypeError",false,"{\"u\":\"http://a.b/\"}"]`
+	if string(res.Body) != want {
+		t.Fatalf("got  %s\nwant %s", res.Body, want)
+	}
+}

@@ -342,6 +342,131 @@
     return clone(v);
   }
 
+
+  // ---- URL and URLSearchParams: the common subset of the WHATWG URL API
+  // for absolute URLs with a host (http, https, ws, nats, ...) and
+  // relative references against them.
+  class URLSearchParams {
+    constructor(init) {
+      this._list = [];
+      if (init === undefined || init === null) return;
+      if (typeof init === 'string') {
+        const q = init.startsWith('?') ? init.slice(1) : init;
+        for (const part of q.split('&')) {
+          if (!part) continue;
+          const i = part.indexOf('=');
+          const k = i < 0 ? part : part.slice(0, i);
+          const v = i < 0 ? '' : part.slice(i + 1);
+          this._list.push([formDecode(k), formDecode(v)]);
+        }
+      } else if (typeof init[Symbol.iterator] === 'function') {
+        for (const [k, v] of init) this._list.push([String(k), String(v)]);
+      } else {
+        for (const k of Object.keys(init)) this._list.push([k, String(init[k])]);
+      }
+    }
+    append(k, v) { this._list.push([String(k), String(v)]); this._update(); }
+    delete(k) { this._list = this._list.filter((e) => e[0] !== k); this._update(); }
+    get(k) { const e = this._list.find((x) => x[0] === k); return e ? e[1] : null; }
+    getAll(k) { return this._list.filter((x) => x[0] === k).map((x) => x[1]); }
+    has(k) { return this._list.some((x) => x[0] === k); }
+    set(k, v) {
+      k = String(k);
+      const i = this._list.findIndex((x) => x[0] === k);
+      if (i < 0) this._list.push([k, String(v)]);
+      else { this._list[i][1] = String(v); this._list = this._list.filter((x, j) => j <= i || x[0] !== k); }
+      this._update();
+    }
+    sort() { this._list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)); this._update(); }
+    forEach(fn, thisArg) { for (const [k, v] of this._list) fn.call(thisArg, v, k, this); }
+    keys() { return this._list.map((x) => x[0])[Symbol.iterator](); }
+    values() { return this._list.map((x) => x[1])[Symbol.iterator](); }
+    entries() { return this._list.map((x) => [x[0], x[1]])[Symbol.iterator](); }
+    [Symbol.iterator]() { return this.entries(); }
+    get size() { return this._list.length; }
+    toString() { return this._list.map(([k, v]) => formEncode(k) + '=' + formEncode(v)).join('&'); }
+    _update() { if (this._url) this._url._search = this._list.length ? '?' + this.toString() : ''; }
+  }
+  function formDecode(s) {
+    try { return decodeURIComponent(s.replace(/\+/g, ' ')); } catch (_) { return s; }
+  }
+  function formEncode(s) {
+    return encodeURIComponent(s).replace(/%20/g, '+').replace(/[!'()~]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  }
+
+  const DEFAULT_PORTS = { 'http:': '80', 'https:': '443', 'ws:': '80', 'wss:': '443', 'ftp:': '21' };
+  const URL_RE = /^([a-zA-Z][a-zA-Z0-9+.-]*:)\/\/(?:([^:@/?#]*)(?::([^@/?#]*))?@)?(\[[^\]]*\]|[^:/?#]*)(?::(\d*))?([^?#]*)(\?[^#]*)?(#.*)?$/;
+
+  function normalizePath(path) {
+    const out = [];
+    for (const seg of path.split('/').slice(1)) {
+      if (seg === '..') { if (out.length) out.pop(); }
+      else if (seg !== '.') out.push(seg);
+    }
+    const last = path.split('/').pop();
+    if (last === '.' || last === '..') out.push('');
+    return '/' + out.join('/');
+  }
+
+  class URL {
+    constructor(input, base) {
+      input = String(input).trim();
+      let m = URL_RE.exec(input);
+      if (!m && base !== undefined) {
+        const b = base instanceof URL ? base : new URL(base);
+        let ref = input;
+        let hash = '';
+        const h = ref.indexOf('#');
+        if (h >= 0) { hash = ref.slice(h); ref = ref.slice(0, h); }
+        let search = '';
+        const q = ref.indexOf('?');
+        if (q >= 0) { search = ref.slice(q); ref = ref.slice(0, q); }
+        let path;
+        if (ref.startsWith('//')) return new URL(b.protocol + input);
+        if (ref.startsWith('/')) path = ref;
+        else if (ref === '') { path = b.pathname; if (q < 0) search = b.search; }
+        else path = b.pathname.slice(0, b.pathname.lastIndexOf('/') + 1) + ref;
+        m = URL_RE.exec(b.protocol + '//' + b.host + normalizePath(path) + search + hash);
+      }
+      if (!m || !m[4]) throw new TypeError('Invalid URL: ' + input);
+      this._protocol = m[1].toLowerCase();
+      this._username = m[2] || '';
+      this._password = m[3] || '';
+      this._hostname = m[4].toLowerCase();
+      this._port = m[5] && m[5] !== DEFAULT_PORTS[this._protocol] ? m[5] : '';
+      this._pathname = normalizePath(m[6] ? m[6].replace(/\\/g, '/') : '/');
+      this._search = m[7] && m[7] !== '?' ? m[7] : '';
+      this._hash = m[8] && m[8] !== '#' ? m[8] : '';
+      this._params = null;
+    }
+    get protocol() { return this._protocol; }
+    get username() { return this._username; }
+    get password() { return this._password; }
+    get hostname() { return this._hostname; }
+    set hostname(v) { this._hostname = String(v).toLowerCase(); }
+    get port() { return this._port; }
+    set port(v) { v = String(v); this._port = v === DEFAULT_PORTS[this._protocol] ? '' : v; }
+    get host() { return this._hostname + (this._port ? ':' + this._port : ''); }
+    get origin() { return this._protocol + '//' + this.host; }
+    get pathname() { return this._pathname; }
+    set pathname(v) { v = String(v); this._pathname = normalizePath(v.startsWith('/') ? v : '/' + v); }
+    get search() { return this._search; }
+    set search(v) { v = String(v); this._search = v && v !== '?' ? (v.startsWith('?') ? v : '?' + v) : ''; this._params = null; }
+    get searchParams() {
+      if (!this._params) { this._params = new URLSearchParams(this._search); this._params._url = this; }
+      return this._params;
+    }
+    get hash() { return this._hash; }
+    set hash(v) { v = String(v); this._hash = v && v !== '#' ? (v.startsWith('#') ? v : '#' + v) : ''; }
+    get href() {
+      const auth = this._username ? this._username + (this._password ? ':' + this._password : '') + '@' : '';
+      return this._protocol + '//' + auth + this.host + this._pathname + this._search + this._hash;
+    }
+    toString() { return this.href; }
+    toJSON() { return this.href; }
+    static canParse(u, b) { try { new URL(u, b); return true; } catch (_) { return false; } }
+  }
+
   const env = Object.freeze(JSON.parse(envJSON));
   const define = (name, value) => Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
   define('hostServices', hostServices);
@@ -353,6 +478,8 @@
   define('atob', atob);
   define('DOMException', DOMException);
   define('structuredClone', structuredClone);
+  define('URL', URL);
+  define('URLSearchParams', URLSearchParams);
   define('crypto', Object.freeze({ getRandomValues, randomUUID }));
 
   // ---- invocation
