@@ -14,7 +14,7 @@ import (
 func main() {
 	// The node starts workers from this same binary.
 	if worker.IsWorker() {
-		os.Exit(worker.Main(nil))
+		os.Exit(worker.Main(worker.EnterSandbox))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)

@@ -11,7 +11,7 @@ import (
 // `dev` runs.
 func TestMain(m *testing.M) {
 	if worker.IsWorker() {
-		os.Exit(worker.Main(nil))
+		os.Exit(worker.Main(worker.EnterSandbox))
 	}
 	os.Exit(m.Run())
 }

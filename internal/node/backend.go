@@ -5,13 +5,15 @@ import (
 	"os"
 
 	"github.com/natsfn/natsfn/internal/executor"
+	"github.com/natsfn/natsfn/internal/sandbox"
 	"github.com/natsfn/natsfn/internal/worker"
 )
 
 // chooseBackend decides where JavaScript runs, from cfg.Sandbox:
 //   - none: in this process, isolated by V8 isolates only;
-//   - process: in a worker process per namespace;
-//   - auto: process.
+//   - process: in a sandboxed worker process per namespace, or not at all;
+//   - auto: process where the machine allows it, else plain worker
+//     processes, said loudly.
 func (n *Node) chooseBackend() (executor.Backend, error) {
 	cfg := n.cfg
 	switch cfg.Sandbox {
@@ -26,8 +28,20 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 				return nil, fmt.Errorf("natsfn: cannot find my own executable to start workers: %w", err)
 			}
 		}
+		opts := worker.ServeOptions{IdleTimeout: cfg.IdleTimeout}
+		spawn := worker.SandboxSpawn(path, opts, worker.Limits{MemoryBytes: cfg.WorkerMemory, Pids: cfg.WorkerPids})
+		if err := sandbox.Check(); err != nil {
+			if cfg.Sandbox == "process" {
+				return nil, fmt.Errorf("natsfn: --sandbox process is not available here: %v", err)
+			}
+			n.log.Warn("SANDBOX UNAVAILABLE: workers run as plain processes, without namespaces, seccomp or cgroup limits", "reason", err.Error())
+			spawn = worker.PlainSpawn(path, opts)
+		} else {
+			n.log.Info("functions run in sandboxed worker processes, one per namespace",
+				"memory_limit", cfg.WorkerMemory, "pids_limit", cfg.WorkerPids)
+		}
 		return worker.NewBackend(worker.Config{
-			Spawn:  worker.PlainSpawn(path, worker.ServeOptions{IdleTimeout: cfg.IdleTimeout}),
+			Spawn:  spawn,
 			Hosts:  n.hosts,
 			Logger: cfg.Logger.With("subsystem", "worker"),
 		}), nil

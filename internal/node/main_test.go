@@ -10,7 +10,7 @@ import (
 // The test binary doubles as the worker process the node starts.
 func TestMain(m *testing.M) {
 	if worker.IsWorker() {
-		os.Exit(worker.Main(nil))
+		os.Exit(worker.Main(worker.EnterSandbox))
 	}
 	os.Exit(m.Run())
 }

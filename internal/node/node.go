@@ -41,6 +41,11 @@ type Config struct {
 	// executable by default. Its main must call worker.Main when
 	// worker.IsWorker().
 	WorkerPath string
+	// WorkerMemory limits each sandboxed worker's memory (its cgroup); 0
+	// means DefaultWorkerMemory. WorkerPids limits its threads; 0 means
+	// DefaultWorkerPids.
+	WorkerMemory int64
+	WorkerPids   int
 	// Name identifies this node in logs; the host name by default.
 	Name string
 	// Logger receives the node's log, the embedded server's included.
@@ -50,6 +55,12 @@ type Config struct {
 	// IdleTimeout disposes isolates unused this long; 0 means a minute.
 	IdleTimeout time.Duration
 }
+
+// Defaults of the per-namespace worker limits.
+const (
+	DefaultWorkerMemory = 2 << 30
+	DefaultWorkerPids   = 512
+)
 
 // Node is a running natsfn node.
 type Node struct {
@@ -77,6 +88,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.Name == "" {
 		cfg.Name, _ = os.Hostname()
+	}
+	if cfg.WorkerMemory == 0 {
+		cfg.WorkerMemory = DefaultWorkerMemory
+	}
+	if cfg.WorkerPids == 0 {
+		cfg.WorkerPids = DefaultWorkerPids
 	}
 	if err := cfg.Services.Validate(); err != nil {
 		return nil, err
