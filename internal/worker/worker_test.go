@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,4 +170,25 @@ func TestWorkerHammer(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// A worker that keeps dying is restarted with growing pauses, not in a
+// tight loop, and requests meanwhile fail fast.
+func TestCrashLoopBacksOff(t *testing.T) {
+	var spawns atomic.Int32
+	falseSpawn := PlainSpawn("/bin/false", ServeOptions{})
+	b := NewBackend(Config{Spawn: func(ns string, conn *os.File) (Process, error) {
+		spawns.Add(1)
+		return falseSpawn(ns, conn)
+	}})
+	t.Cleanup(b.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	if err := b.Check(ctx, api.FunctionSpec{Namespace: "crashy", Name: "f"}, []byte(`() => 1`)); err == nil {
+		t.Fatal("a worker that never starts passed a check")
+	}
+	// 100 ms, 200, 400, 800 ...: a handful of starts in 1.5 s, not hundreds.
+	if n := spawns.Load(); n < 2 || n > 6 {
+		t.Fatalf("%d spawns in 1.5 s", n)
+	}
 }
