@@ -159,6 +159,8 @@ func TestBadInput(t *testing.T) {
 		{"kv no node", []string{"kv", "x", "ls", "-s", dead}, 1, "cannot connect"},
 
 		{"up bad sandbox", []string{"up", "--sandbox", "docker"}, 2, "--sandbox"},
+		{"up bad worker memory", []string{"up", "--worker-memory", "1KiB"}, 2, "--worker-memory"},
+		{"up unparsable worker memory", []string{"up", "--worker-memory", "lots"}, 2, "--worker-memory"},
 		{"up extra", []string{"up", "now"}, 2, "unexpected argument"},
 		{"up bad listen", []string{"up", "--listen", "localhost"}, 2, "HOST:PORT"},
 		{"up listen with server", []string{"up", "--server", dead, "--listen", "127.0.0.1:1"}, 2, "not with --server"},

@@ -17,9 +17,10 @@ const defaultListen = "127.0.0.1:4222"
 
 // nodeFlags are the flags of the commands that run a node.
 type nodeFlags struct {
-	listen  string
-	data    string
-	sandbox string
+	listen       string
+	data         string
+	sandbox      string
+	workerMemory string
 }
 
 func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
@@ -27,6 +28,7 @@ func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
 	fs.StringVar(&f.listen, "listen", defaultListen, "the `HOST:PORT` the embedded NATS server listens on")
 	fs.StringVar(&f.data, "data", "", "the `DIR` holding the embedded server's JetStream data "+dataUsage)
 	fs.StringVar(&f.sandbox, "sandbox", "auto", "how functions are isolated: `auto|process|none`")
+	fs.StringVar(&f.workerMemory, "worker-memory", "2GiB", "the memory `LIMIT` of each namespace's worker process (its cgroup)")
 }
 
 // config checks the flags and returns the node's configuration. The data
@@ -36,6 +38,10 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 	case "auto", "process", "none":
 	default:
 		return node.Config{}, usageErrorf("--sandbox %q: want auto, process or none", f.sandbox)
+	}
+	workerMemory, err := parseBytes(f.workerMemory)
+	if err != nil || workerMemory < 64<<20 {
+		return node.Config{}, usageErrorf("--worker-memory %q: want a size of at least 64MiB, such as 2GiB", f.workerMemory)
 	}
 	if e.global.server != "" {
 		var embeddedOnly []string
@@ -56,6 +62,8 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 		Listen:    f.listen,
 		DataDir:   f.data,
 		Sandbox:   f.sandbox,
+		// A worker runs many isolates: its limit is its namespace's budget.
+		WorkerMemory: workerMemory,
 	}, nil
 }
 
