@@ -38,6 +38,10 @@ func spawn(t testing.TB, name string, cfg Config, during func(p *Process, conn *
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Our end in the netpoller, so that closing it interrupts a read.
+	if err := syscall.SetNonblock(fds[0], true); err != nil {
+		t.Fatal(err)
+	}
 	ours, theirs := os.NewFile(uintptr(fds[0]), "test"), os.NewFile(uintptr(fds[1]), "helper")
 	defer ours.Close()
 	exe, err := os.Executable()

@@ -55,9 +55,9 @@ func TestIsolation(t *testing.T) {
 	want := map[string]string{
 		"pid":           "1",
 		"uid":           "0",
-		"interfaces":    "lo:false", // only a loopback, down
+		"interfaces":    "lo:false",    // only a loopback, down
 		"dial":          "ENETUNREACH", // no route out of the empty network namespace
-		"passwd_before": "ENOENT", // the empty root, before seccomp
+		"passwd_before": "ENOENT",      // the empty root, before seccomp
 		"passwd":        "ENOENT",
 		"urandom":       "ok",
 		"ioctl":         "ENOTTY",

@@ -55,6 +55,7 @@ type Backend struct {
 	closed  bool
 	workers map[string]*workerConn
 	nextID  atomic.Uint64
+	wg      sync.WaitGroup // the supervise goroutines
 }
 
 // NewBackend returns a Backend that starts no process until needed.
@@ -77,10 +78,14 @@ func (b *Backend) worker(namespace string) (*workerConn, error) {
 	w := b.workers[namespace]
 	if w == nil {
 		w = &workerConn{b: b, namespace: namespace, functions: map[uint64]*remoteFunction{},
-			log: b.cfg.Logger.With("namespace", namespace)}
+			log: b.cfg.Logger.With("namespace", namespace), quit: make(chan struct{})}
 		b.workers[namespace] = w
 		w.cond = sync.NewCond(&w.mu)
-		go w.supervise()
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			w.supervise()
+		}()
 	}
 	return w, nil
 }
@@ -141,7 +146,7 @@ func (b *Backend) Start(info api.FunctionInfo, script []byte, cb executor.Callba
 	return &remoteRunner{w: w, fn: fn}, nil
 }
 
-// Close stops every worker.
+// Close stops every worker and waits until they are gone.
 func (b *Backend) Close() {
 	b.mu.Lock()
 	b.closed = true
@@ -151,6 +156,7 @@ func (b *Backend) Close() {
 	for _, w := range ws {
 		w.shutdown()
 	}
+	b.wg.Wait()
 }
 
 // remoteFunction is a function version loaded in a worker.
@@ -186,7 +192,7 @@ type workerConn struct {
 	jobs      map[uint64]pendingJob
 	waiting   map[uint64]chan *frame // checks, loads and unloads by id
 	nextJob   atomic.Uint64
-	done      chan struct{} // closed when supervise returns
+	quit      chan struct{} // closed by shutdown
 }
 
 // request sends a frame and waits for the answer with the same id.
@@ -268,7 +274,11 @@ func (w *workerConn) supervise() {
 			backoff = min(backoff*2, 30*time.Second)
 			w.log.Error("worker keeps dying; backing off", "backoff", backoff, "how", how)
 		}
-		time.Sleep(backoff)
+		select {
+		case <-time.After(backoff):
+		case <-w.quit:
+			return
+		}
 	}
 }
 
@@ -457,6 +467,9 @@ func (w *workerConn) host(f *frame) {
 
 func (w *workerConn) shutdown() {
 	w.mu.Lock()
+	if !w.closed {
+		close(w.quit)
+	}
 	w.closed = true
 	proc := w.proc
 	w.cond.Broadcast()
