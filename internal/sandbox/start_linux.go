@@ -96,7 +96,11 @@ func (p *Process) Kill() {
 func (p *Process) Wait() (ExitInfo, error) {
 	p.waitOnce.Do(func() {
 		err := p.cmd.Wait()
-		ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		var ws syscall.WaitStatus
+		ok := false
+		if p.cmd.ProcessState != nil {
+			ws, ok = p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		}
 		if !ok {
 			p.err = fmt.Errorf("sandbox: wait: %w", err)
 			p.cg.remove()
