@@ -29,7 +29,8 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 			}
 		}
 		opts := worker.ServeOptions{IdleTimeout: cfg.IdleTimeout}
-		spawn := worker.SandboxSpawn(path, opts, worker.Limits{MemoryBytes: cfg.WorkerMemory, Pids: cfg.WorkerPids})
+		spawn := worker.SandboxSpawn(path, opts, worker.Limits{MemoryBytes: cfg.WorkerMemory, Pids: cfg.WorkerPids},
+			cfg.Logger.With("subsystem", "worker"))
 		if err := sandbox.Check(); err != nil {
 			if cfg.Sandbox == "process" {
 				return nil, fmt.Errorf("natsfn: --sandbox process is not available here: %v", err)

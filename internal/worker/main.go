@@ -62,6 +62,8 @@ func PlainSpawn(path string, opts ServeOptions) SpawnFunc {
 		cmd := exec.Command(path)
 		cmd.Env = append(os.Environ(), Env(opts)...)
 		cmd.ExtraFiles = []*os.File{conn}
+		// Plain workers are trusted no more than sandboxed ones, but run
+		// only where the operator chose so; their output goes to ours.
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		// The worker dies with the node.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -2,6 +2,8 @@ package worker
 
 import (
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 
 	"github.com/natsfn/natsfn/internal/sandbox"
@@ -19,29 +21,35 @@ type Limits struct {
 // SandboxSpawn starts workers of path through the sandbox: their own user,
 // pid, mount, ipc, uts and network namespaces, an empty read-only root,
 // seccomp, Landlock where present, and a cgroup with limits.
-func SandboxSpawn(path string, opts ServeOptions, limits Limits) SpawnFunc {
+func SandboxSpawn(path string, opts ServeOptions, limits Limits, log *slog.Logger) SpawnFunc {
 	return func(namespace string, conn *os.File) (Process, error) {
+		out := logOutput(log, namespace)
 		p, err := sandbox.Start(sandbox.Config{
 			Path:        path,
 			Env:         Env(opts),
 			ExtraFiles:  []*os.File{conn},
-			Stdout:      os.Stderr,
-			Stderr:      os.Stderr,
+			Stdout:      out,
+			Stderr:      out,
 			Name:        "ns-" + namespace,
 			MemoryBytes: limits.MemoryBytes,
 			Pids:        limits.Pids,
 		})
 		if err != nil {
+			out.Close()
 			return nil, err
 		}
-		return sandboxProcess{p}, nil
+		return sandboxProcess{p: p, out: out}, nil
 	}
 }
 
-type sandboxProcess struct{ p *sandbox.Process }
+type sandboxProcess struct {
+	p   *sandbox.Process
+	out io.Closer
+}
 
 func (s sandboxProcess) Wait() (string, error) {
 	info, err := s.p.Wait()
+	s.out.Close()
 	return info.String(), err
 }
 

@@ -1,0 +1,25 @@
+package worker
+
+import (
+	"bufio"
+	"io"
+	"log/slog"
+	"strconv"
+)
+
+// logOutput returns a writer that turns a worker's stdout/stderr into log
+// lines, quoted: a compromised worker must not write escape sequences to
+// the operator's terminal. The caller closes the writer when the process
+// is gone.
+func logOutput(log *slog.Logger, namespace string) io.WriteCloser {
+	r, w := io.Pipe()
+	go func() {
+		s := bufio.NewScanner(r)
+		s.Buffer(make([]byte, 4096), 64<<10)
+		for s.Scan() {
+			log.Warn("worker output", "namespace", namespace, "line", strconv.Quote(s.Text()))
+		}
+		io.Copy(io.Discard, r)
+	}()
+	return w
+}
