@@ -36,7 +36,7 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 				return nil, fmt.Errorf("natsfn: --sandbox process is not available here: %v", err)
 			}
 			n.log.Warn("SANDBOX UNAVAILABLE: workers run as plain processes, without namespaces, seccomp or cgroup limits", "reason", err.Error())
-			spawn = worker.PlainSpawn(path, opts)
+			spawn = worker.PlainSpawn(path, opts, cfg.Logger.With("subsystem", "worker"))
 		} else {
 			n.log.Info("functions run in sandboxed worker processes, one per namespace",
 				"memory_limit", cfg.WorkerMemory, "pids_limit", cfg.WorkerPids)

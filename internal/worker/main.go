@@ -2,6 +2,8 @@ package worker
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"sync"
@@ -57,30 +59,37 @@ func Main(enter func() error) int {
 
 // PlainSpawn starts workers as ordinary child processes of path (natsfn's
 // own binary): the process boundary without the sandbox's namespaces.
-func PlainSpawn(path string, opts ServeOptions) SpawnFunc {
+// Their output goes to log, or to this process's stderr when log is nil.
+func PlainSpawn(path string, opts ServeOptions, log *slog.Logger) SpawnFunc {
 	return func(namespace string, conn *os.File) (Process, error) {
 		cmd := exec.Command(path)
 		cmd.Env = append(os.Environ(), Env(opts)...)
 		cmd.ExtraFiles = []*os.File{conn}
-		// Plain workers are trusted no more than sandboxed ones, but run
-		// only where the operator chose so; their output goes to ours.
+		p := &plainProcess{cmd: cmd, out: io.NopCloser(nil)}
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if log != nil {
+			out := logOutput(log, namespace)
+			cmd.Stdout, cmd.Stderr, p.out = out, out, out
+		}
 		// The worker dies with the node.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
+			p.out.Close()
 			return nil, err
 		}
-		return &plainProcess{cmd: cmd}, nil
+		return p, nil
 	}
 }
 
 type plainProcess struct {
 	cmd  *exec.Cmd
+	out  io.Closer
 	once sync.Once
 }
 
 func (p *plainProcess) Wait() (string, error) {
 	err := p.cmd.Wait()
+	p.out.Close()
 	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return "killed by " + ws.Signal().String(), nil
 	}

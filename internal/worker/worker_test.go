@@ -40,7 +40,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	b := NewBackend(Config{
-		Spawn: PlainSpawn(self, ServeOptions{}),
+		Spawn: PlainSpawn(self, ServeOptions{}, nil),
 		Hosts: func(info api.FunctionInfo) (engine.Host, func(), error) {
 			svc, err := hostsvc.New(nodeConn, hostsvc.Identity{Namespace: info.Spec.Namespace, Name: info.Spec.Name}, hostsvc.Config{})
 			if err != nil {
@@ -176,7 +176,7 @@ func TestWorkerHammer(t *testing.T) {
 // tight loop, and requests meanwhile fail fast.
 func TestCrashLoopBacksOff(t *testing.T) {
 	var spawns atomic.Int32
-	falseSpawn := PlainSpawn("/bin/false", ServeOptions{})
+	falseSpawn := PlainSpawn("/bin/false", ServeOptions{}, nil)
 	b := NewBackend(Config{Spawn: func(ns string, conn *os.File) (Process, error) {
 		spawns.Add(1)
 		return falseSpawn(ns, conn)
