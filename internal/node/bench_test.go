@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"runtime/debug"
@@ -81,9 +82,18 @@ func BenchmarkRSSGrowth(b *testing.B) {
 
 // rss reads the resident set size of this process from /proc.
 func rss(b *testing.B) int64 {
-	data, err := os.ReadFile("/proc/self/status")
+	n := rssOf(os.Getpid())
+	if n == 0 {
+		b.Skip("no VmRSS in /proc")
+	}
+	return n
+}
+
+// rssOf reads a process's resident set size, 0 when unknown.
+func rssOf(pid int) int64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		b.Skip("no /proc/self/status")
+		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
@@ -91,8 +101,28 @@ func rss(b *testing.B) int64 {
 			return kb << 10
 		}
 	}
-	b.Skip("no VmRSS")
 	return 0
+}
+
+// childPids lists this process's children (the workers).
+func childPids() []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid()) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // BenchmarkKV compares kv.get and kv.set from JavaScript (in the node's
@@ -216,15 +246,16 @@ func BenchmarkMemoryPerFunction(b *testing.B) {
 	}
 }
 
-// BenchmarkManyFunctions deploys 10,000 functions on one node (in
-// process, so that one RSS covers everything), calls 100 of them, and
-// reports the resident memory and the deploy rate.
+// BenchmarkManyFunctions deploys 10,000 functions on one node, calls 100
+// of them, and reports the resident memory of the node and its workers
+// and the deploy rate. NATSFN_BENCH_SANDBOX=process runs them in a worker.
 //
 //	go test -run - -bench ManyFunctions -benchtime 1x -timeout 30m ./internal/node/
 func BenchmarkManyFunctions(b *testing.B) {
 	const count = 10000
+	sandbox := cmp.Or(os.Getenv("NATSFN_BENCH_SANDBOX"), "none")
 	for b.Loop() {
-		n := startNode(b, Config{Sandbox: "none"})
+		n := startNode(b, Config{Sandbox: sandbox})
 		c, nc := newClient(b, n.ClientURL())
 		start := time.Now()
 		for i := 0; i < count; i++ {
@@ -239,7 +270,11 @@ func BenchmarkManyFunctions(b *testing.B) {
 			}
 		}
 		debug.FreeOSMemory()
-		b.ReportMetric(float64(rss(b))/(1<<20), "rss-MiB")
+		total := rss(b)
+		for _, pid := range childPids() {
+			total += rssOf(pid)
+		}
+		b.ReportMetric(float64(total)/(1<<20), "rss-MiB")
 		b.ReportMetric(count/deployed.Seconds(), "deploys/s")
 	}
 }

@@ -22,24 +22,10 @@ func requireSandbox(t *testing.T) {
 // workerPids lists this process's children in a namespace's worker cgroup.
 func workerPids(t *testing.T, namespace string) []int {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Skip("no /proc")
-	}
 	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// The fields after the command name, which is in parentheses.
-		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		cgroups, _ := os.ReadFile("/proc/" + e.Name() + "/cgroup")
-		if len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid()) && strings.Contains(string(cgroups), "ns_"+namespace+"-") {
+	for _, pid := range childPids() {
+		cgroups, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+		if strings.Contains(string(cgroups), "ns_"+namespace+"-") {
 			pids = append(pids, pid)
 		}
 	}
