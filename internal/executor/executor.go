@@ -27,6 +27,9 @@ type Runner interface {
 	// Submit queues a job without blocking; false means it is refused
 	// (queue full) and the caller answers for it.
 	Submit(job *pool.Job) bool
+	// Flush is called after a burst of Submits: a runner that batches
+	// sends what it gathered.
+	Flush()
 	// Close answers what is queued, then releases everything.
 	Close()
 }
@@ -150,9 +153,13 @@ func (e *Executor) start(info api.FunctionInfo, script []byte) (*function, error
 		return nil, err
 	}
 	f.runner = runner
+	f.msgs = make(chan *nats.Msg, messageBuffer)
+	f.quit = make(chan struct{})
+	f.delivering.Add(1)
+	go f.deliver()
 	queue := "natsfn." + spec.Namespace + "." + spec.Name
 	for _, t := range spec.Triggers {
-		sub, err := e.cfg.Conn.QueueSubscribe(t, queue, f.handle)
+		sub, err := e.cfg.Conn.ChanQueueSubscribe(t, queue, f.msgs)
 		if err != nil {
 			f.stop()
 			return nil, fmt.Errorf("subscribe %q: %w", t, err)

@@ -15,18 +15,56 @@ import (
 	"github.com/natsfn/natsfn/internal/pool"
 )
 
+// messageBuffer is how many messages of one function NATS may hand over
+// before deliver takes them. deliver never blocks, so this only has to
+// cover a burst.
+const messageBuffer = 512
+
 // function is one loaded version of a function.
 type function struct {
 	exec       *Executor
 	info       api.FunctionInfo
 	runner     Runner
 	subs       []*nats.Subscription
+	msgs       chan *nats.Msg // every trigger's messages
+	quit       chan struct{}  // closed once the subscriptions are drained
+	delivering sync.WaitGroup
 	logSubject string
 	logger     *slog.Logger
 	stopOnce   sync.Once
 }
 
-// handle is the subscription callback. It never blocks: a refused job is
+// deliver hands messages to the runner: everything that has arrived, then
+// one Flush, so a burst travels to a worker in one write.
+func (f *function) deliver() {
+	defer f.delivering.Done()
+	for {
+		select {
+		case msg := <-f.msgs:
+			f.handle(msg)
+			f.handlePending()
+			f.runner.Flush()
+		case <-f.quit:
+			f.handlePending()
+			f.runner.Flush()
+			return
+		}
+	}
+}
+
+// handlePending handles the messages already in the channel.
+func (f *function) handlePending() {
+	for {
+		select {
+		case msg := <-f.msgs:
+			f.handle(msg)
+		default:
+			return
+		}
+	}
+}
+
+// handle gives a message to the runner. It never blocks: a refused job is
 // answered with 429.
 func (f *function) handle(msg *nats.Msg) {
 	job := &pool.Job{Subject: msg.Subject, Reply: msg.Reply, Headers: msg.Header, Payload: msg.Data}
@@ -97,7 +135,8 @@ func slogLevel(level string) slog.Level {
 const drainTimeout = 5 * time.Second
 
 // stop drains the subscriptions (every message the server already sent is
-// still handed to the runner), then lets the runner answer what is queued.
+// still handed to the runner), stops deliver once it has handed over the
+// rest, then lets the runner answer what is queued.
 func (f *function) stop() {
 	f.stopOnce.Do(func() {
 		var closed []<-chan nats.SubStatus
@@ -115,6 +154,10 @@ func (f *function) stop() {
 			case <-timeout.C:
 				f.logger.Warn("subscription did not drain in time")
 			}
+		}
+		if f.quit != nil {
+			close(f.quit)
+			f.delivering.Wait()
 		}
 		if f.runner != nil {
 			f.runner.Close()

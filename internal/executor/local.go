@@ -86,6 +86,9 @@ type localRunner struct {
 	release func()
 }
 
+// Flush does nothing: the pool takes jobs one by one.
+func (r *localRunner) Flush() {}
+
 func (r *localRunner) Close() {
 	r.Pool.Close()
 	r.release()

@@ -507,7 +507,9 @@ func (r *remoteRunner) Submit(job *pool.Job) bool {
 	if len(job.Headers) > 0 {
 		headers, _ = json.Marshal(job.Headers)
 	}
-	if err := out.send(frameInvoke, id, u64Field(fn.id), []byte(job.Subject), []byte(job.Reply), headers, job.Payload); err != nil {
+	// Queued only: the executor flushes once it has submitted every
+	// message that arrived together, so a burst shares one write.
+	if err := out.queue(frameInvoke, id, u64Field(fn.id), []byte(job.Subject), []byte(job.Reply), headers, job.Payload); err != nil {
 		w.mu.Lock()
 		_, still := w.jobs[id]
 		delete(w.jobs, id)
@@ -518,6 +520,16 @@ func (r *remoteRunner) Submit(job *pool.Job) bool {
 		}
 	}
 	return true
+}
+
+// Flush writes the jobs Submit queued.
+func (r *remoteRunner) Flush() {
+	r.w.mu.Lock()
+	out := r.w.out
+	r.w.mu.Unlock()
+	if out != nil {
+		out.flush()
+	}
 }
 
 // Close unloads the function from the worker once its queued jobs are

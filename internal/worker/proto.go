@@ -113,9 +113,17 @@ type writer struct {
 
 func newWriter(w io.Writer) *writer { return &writer{w: w} }
 
-// send writes (or queues behind the sender writing now) one frame. It
-// fails only once the connection has failed or the writer is closed.
+// send writes one frame, or leaves it to the sender writing now.
 func (w *writer) send(typ byte, id uint64, fields ...[]byte) error {
+	if err := w.queue(typ, id, fields...); err != nil {
+		return err
+	}
+	return w.flush()
+}
+
+// queue appends a frame to the buffer without writing it; flush writes.
+// It fails only once the connection has failed or the writer is closed.
+func (w *writer) queue(typ byte, id uint64, fields ...[]byte) error {
 	size := 11
 	for _, f := range fields {
 		size += 4 + len(f)
@@ -124,13 +132,12 @@ func (w *writer) send(typ byte, id uint64, fields ...[]byte) error {
 		return fmt.Errorf("worker: frame of %d bytes is too large", size)
 	}
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.err != nil || w.closed {
-		err := w.err
-		w.mu.Unlock()
-		if err == nil {
-			err = io.ErrClosedPipe
+		if w.err != nil {
+			return w.err
 		}
-		return err
+		return io.ErrClosedPipe
 	}
 	b := w.buf
 	b = binary.LittleEndian.AppendUint32(b, uint32(size))
@@ -142,6 +149,13 @@ func (w *writer) send(typ byte, id uint64, fields ...[]byte) error {
 		b = append(b, f...)
 	}
 	w.buf = b
+	return nil
+}
+
+// flush writes the buffer until it is empty, unless another sender is
+// writing already (it will write what is queued).
+func (w *writer) flush() error {
+	w.mu.Lock()
 	if w.flushing {
 		w.mu.Unlock()
 		return nil
