@@ -140,8 +140,14 @@ func (s *server) load(f *frame) {
 		Done:        s.done,
 	})
 	s.mu.Lock()
+	old := s.functions[id]
 	s.functions[id] = wf
 	s.mu.Unlock()
+	// A load can arrive twice when the node restarts this worker while a
+	// deploy is loading: the second replaces the first.
+	if old != nil {
+		old.pool.Close()
+	}
 	s.out.send(frameLoadResult, id, nil)
 }
 
