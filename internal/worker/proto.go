@@ -149,8 +149,19 @@ func (w *writer) queue(typ byte, id uint64, fields ...[]byte) error {
 		b = append(b, f...)
 	}
 	w.buf = b
-	return nil
+	if len(b) < eagerFlush {
+		return nil
+	}
+	w.mu.Unlock()
+	err := w.flush()
+	w.mu.Lock()
+	return err
 }
+
+// eagerFlush is how much queue gathers before it writes anyway: batching
+// saves syscalls for small frames, while big ones would only be copied
+// into an ever larger buffer.
+const eagerFlush = 256 << 10
 
 // flush writes the buffer until it is empty, unless another sender is
 // writing already (it will write what is queued).
