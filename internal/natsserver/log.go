@@ -2,7 +2,6 @@ package natsserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -62,7 +61,7 @@ func (a *logAdapter) Fatalf(format string, v ...any) {
 		}
 	}
 	if err == nil {
-		err = errors.New(fmt.Sprintf(format, v...))
+		err = fmt.Errorf(format, v...)
 	}
 	a.mu.Lock()
 	if a.fatalErr == nil {
