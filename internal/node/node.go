@@ -131,6 +131,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Creds != "" {
 		opts = append(opts, nats.UserCredentials(cfg.Creds))
 	}
+	if n.server != nil {
+		// The node talks to its own embedded server in memory, without
+		// loopback TCP syscalls.
+		opts = append(opts, nats.InProcessServer(n.server.Inner()))
+	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("natsfn: connect to %s: %w", url, err)
