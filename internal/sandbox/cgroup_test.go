@@ -77,13 +77,16 @@ func TestStartFailureLeavesNoCgroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, _ := filepath.Glob(filepath.Join(l.memory, "*"))
+	// Only this cgroup's name counts: other test processes (a node's
+	// sandbox probe, say) create and remove cgroups beside it meanwhile.
+	pattern := filepath.Join(l.memory, "broken-*")
+	before, _ := filepath.Glob(pattern)
 	_, err = Start(Config{Path: "/nonexistent/natsfn", Name: "broken"})
 	if err == nil {
 		t.Fatal("started a program that does not exist")
 	}
 	t.Log(err)
-	after, _ := filepath.Glob(filepath.Join(l.memory, "*"))
+	after, _ := filepath.Glob(pattern)
 	if len(after) != len(before) {
 		t.Errorf("cgroups before %v, after %v", before, after)
 	}
