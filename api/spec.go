@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -33,6 +34,9 @@ type FunctionSpec struct {
 	// HTTPAllow lists hosts or networks (CIDR) the function's HTTP client may
 	// reach even though the egress policy would refuse them.
 	HTTPAllow []string `json:"http_allow,omitempty"`
+	// Disable lists host services this function may not use (Services
+	// names them); a call then throws an Error with code DISABLED.
+	Disable []string `json:"disable,omitempty"`
 	// Source is the file name the bundle was built from, for display.
 	Source string `json:"source,omitempty"`
 }
@@ -72,7 +76,25 @@ func (s *FunctionSpec) Validate() error {
 	if s.Concurrency < 0 || s.Concurrency > MaxConcurrency {
 		return fmt.Errorf("concurrency must be between 1 and %d", MaxConcurrency)
 	}
+	for _, d := range s.Disable {
+		if err := ValidateService(d); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// Services are the host services by the names hostServices gives them.
+var Services = []string{"http", "kv", "objectStore", "messaging"}
+
+// ValidateService checks a host service name.
+func ValidateService(name string) error {
+	for _, s := range Services {
+		if name == s {
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown host service %q (want one of %s)", name, strings.Join(Services, ", "))
 }
 
 // EffectiveTimeout returns the timeout with the default applied.

@@ -108,6 +108,10 @@ func TestBadInput(t *testing.T) {
 
 		{"deploy no file", []string{"deploy", "--trigger", "x"}, 2, "deploy needs FILE"},
 		{"deploy no trigger", []string{"deploy", fn}, 2, "--trigger"},
+		{"deploy bad disable", []string{"deploy", fn, "--trigger", "x", "--disable", "ftp"}, 2, "unknown host service"},
+		{"up bad disable", []string{"up", "--disable", "ftp"}, 2, "unknown host service"},
+		{"up bad http-allow", []string{"up", "--http-allow", "*.x.com"}, 2, "HTTP.Allow"},
+		{"up missing services file", []string{"up", "--services", "/nonexistent.json"}, 2, "--services"},
 		{"deploy bad name", []string{"deploy", fn, "--name", "Bad.Name", "--trigger", "x"}, 2, "may only contain"},
 		{"deploy long name", []string{"deploy", fn, "--name", strings.Repeat("x", 65), "--trigger", "x"}, 2, "longer than 64"},
 		{"deploy trigger $SYS", []string{"deploy", fn, "--trigger", "$SYS.x"}, 2, "reserved"},

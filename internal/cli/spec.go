@@ -19,6 +19,7 @@ type specFlags struct {
 	memory      string
 	concurrency int
 	httpAllow   listFlag
+	disable     listFlag
 }
 
 func (f *specFlags) add(fs *flagSet, all bool) {
@@ -32,6 +33,7 @@ func (f *specFlags) add(fs *flagSet, all bool) {
 	fs.StringVar(&f.memory, "memory", "", "the JS heap `SIZE` per isolate: 64MiB, 1GiB, ... (default 128MiB)")
 	fs.IntVar(&f.concurrency, "concurrency", 0, "at most `N` isolates per node (default: the number of CPUs)")
 	fs.Var(&f.httpAllow, "http-allow", "a `HOST|CIDR` the function may reach over HTTP although the egress policy refuses it; repeatable")
+	fs.Var(&f.disable, "disable", "a host `SERVICE` (http, kv, objectStore, messaging) the function may not use; repeatable")
 }
 
 // spec builds and validates the spec of the function in file. Every mistake
@@ -44,6 +46,7 @@ func (f *specFlags) spec(namespace, file string) (api.FunctionSpec, error) {
 		Timeout:     api.Duration(f.timeout),
 		Concurrency: f.concurrency,
 		HTTPAllow:   f.httpAllow,
+		Disable:     f.disable,
 		Source:      filepath.Base(file),
 	}
 	if spec.Name == "" {

@@ -9,8 +9,20 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/natsfn/natsfn/internal/hostsvc"
 	"github.com/natsfn/natsfn/internal/node"
 )
+
+// mergeServices adds the flags' switches and allow list to the file's
+// configuration.
+func mergeServices(file, flags hostsvc.Config) hostsvc.Config {
+	file.KV.Disabled = file.KV.Disabled || flags.KV.Disabled
+	file.Objects.Disabled = file.Objects.Disabled || flags.Objects.Disabled
+	file.Messaging.Disabled = file.Messaging.Disabled || flags.Messaging.Disabled
+	file.HTTP.Disabled = file.HTTP.Disabled || flags.HTTP.Disabled
+	file.HTTP.Allow = append(file.HTTP.Allow, flags.HTTP.Allow...)
+	return file
+}
 
 // defaultListen is where the embedded NATS server listens.
 const defaultListen = "127.0.0.1:4222"
@@ -21,6 +33,9 @@ type nodeFlags struct {
 	data         string
 	sandbox      string
 	workerMemory string
+	services     string
+	disable      listFlag
+	httpAllow    listFlag
 }
 
 func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
@@ -29,6 +44,9 @@ func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
 	fs.StringVar(&f.data, "data", "", "the `DIR` holding the embedded server's JetStream data "+dataUsage)
 	fs.StringVar(&f.sandbox, "sandbox", "auto", "how functions are isolated: `auto|process|none`")
 	fs.StringVar(&f.workerMemory, "worker-memory", "2GiB", "the memory `LIMIT` of each namespace's worker process (its cgroup)")
+	fs.StringVar(&f.services, "services", "", "a JSON `FILE` with every function's host-service limits (docs/host-services.md)")
+	fs.Var(&f.disable, "disable", "turn a host `SERVICE` (http, kv, objectStore, messaging) off for every function; repeatable")
+	fs.Var(&f.httpAllow, "http-allow", "a `HOST|CIDR` every function may reach over HTTP although the egress policy refuses it; repeatable")
 }
 
 // config checks the flags and returns the node's configuration. The data
@@ -43,6 +61,19 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 	if err != nil || workerMemory < 64<<20 {
 		return node.Config{}, usageErrorf("--worker-memory %q: want a size of at least 64MiB, such as 2GiB", f.workerMemory)
 	}
+	var services node.ServicesFile
+	var servicesCfg hostsvc.Config
+	if f.services != "" {
+		if servicesCfg, err = node.LoadServicesFile(f.services); err != nil {
+			return node.Config{}, usageErrorf("--services: %v", err)
+		}
+	}
+	services.Disable, services.HTTP.Allow = f.disable, f.httpAllow
+	extra, err := services.Config()
+	if err != nil {
+		return node.Config{}, usageErrorf("%v", err)
+	}
+	servicesCfg = mergeServices(servicesCfg, extra)
 	if e.global.server != "" {
 		var embeddedOnly []string
 		fs.Visit(func(fl *flag.Flag) {
@@ -64,6 +95,7 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 		Sandbox:   f.sandbox,
 		// A worker runs many isolates: its limit is its namespace's budget.
 		WorkerMemory: workerMemory,
+		Services:     servicesCfg,
 	}, nil
 }
 

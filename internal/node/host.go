@@ -12,8 +12,7 @@ import (
 // hosts makes a function's host services: the hostsvc implementation, with
 // its errors turned into what JavaScript sees and their causes logged.
 func (n *Node) hosts(info api.FunctionInfo) (engine.Host, func(), error) {
-	cfg := n.cfg.Services
-	cfg.HTTP.Allow = append(append([]string(nil), cfg.HTTP.Allow...), info.Spec.HTTPAllow...)
+	cfg := servicesFor(n.cfg.Services, info.Spec)
 	svc, err := hostsvc.New(n.nc, hostsvc.Identity{Namespace: info.Spec.Namespace, Name: info.Spec.Name}, cfg)
 	if err != nil {
 		return nil, nil, err
@@ -43,4 +42,25 @@ func (h *hostAdapter) Call(ctx context.Context, op string, args, body []byte) (a
 	}
 	h.log.Warn("host service call failed", "op", op, "err", err)
 	return nil, nil, err
+}
+
+// servicesFor is the node's host-service configuration narrowed or widened
+// for one function: its HTTP allow list adds to the node's, and it may
+// turn services off but never on.
+func servicesFor(node hostsvc.Config, spec api.FunctionSpec) hostsvc.Config {
+	cfg := node
+	cfg.HTTP.Allow = append(append([]string(nil), node.HTTP.Allow...), spec.HTTPAllow...)
+	for _, d := range spec.Disable {
+		switch d {
+		case "http":
+			cfg.HTTP.Disabled = true
+		case "kv":
+			cfg.KV.Disabled = true
+		case "objectStore":
+			cfg.Objects.Disabled = true
+		case "messaging":
+			cfg.Messaging.Disabled = true
+		}
+	}
+	return cfg
 }
