@@ -61,6 +61,7 @@ func (e *env) printInfo(info *api.FunctionInfo) {
 	row("concurrency", concurrency)
 	row("env", strings.Join(sorted(env), ", "))
 	row("http allow", strings.Join(s.HTTPAllow, ", "))
+	row("disabled", strings.Join(s.Disable, ", "))
 	tw.Flush()
 }
 
