@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	v8 "github.com/tommie/v8go"
+
+	"github.com/natsfn/natsfn/api"
 )
 
 //go:embed prelude.js
@@ -93,4 +95,14 @@ func Check(name, source string, opts Options) (*Program, error) {
 	}
 	iso.Dispose()
 	return p, nil
+}
+
+// CheckSpec is Check with the limits and environment a function spec asks
+// for; its error is what a deploy reports.
+func CheckSpec(spec api.FunctionSpec, script string) (*Program, error) {
+	return Check(spec.Name+".js", script, Options{
+		HeapBytes:    spec.EffectiveHeapBytes(),
+		Env:          spec.Env,
+		StartTimeout: spec.EffectiveTimeout(),
+	})
 }

@@ -2,7 +2,6 @@ package executor
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"time"
 
@@ -31,11 +30,7 @@ type Local struct {
 // Check compiles script and runs its top level in a throwaway isolate. The
 // compiled program is kept for the Start that usually follows.
 func (l *Local) Check(ctx context.Context, spec api.FunctionSpec, script []byte) error {
-	prog, err := engine.Check(spec.Name+".js", string(script), engine.Options{
-		HeapBytes:    spec.EffectiveHeapBytes(),
-		Env:          spec.Env,
-		StartTimeout: spec.EffectiveTimeout(),
-	})
+	prog, err := engine.CheckSpec(spec, string(script))
 	if err != nil {
 		return api.Errorf(api.CodeBadRequest, "%s", err.Error())
 	}
@@ -60,24 +55,9 @@ func (l *Local) Start(info api.FunctionInfo, script []byte, cb Callbacks) (Runne
 			return nil, err
 		}
 	}
-	concurrency := info.Spec.Concurrency
-	if concurrency == 0 {
-		concurrency = runtime.NumCPU()
-	}
-	p := pool.New(pool.Config{
-		Program: prog,
-		Isolate: engine.Options{
-			HeapBytes: info.Spec.EffectiveHeapBytes(),
-			Env:       info.Spec.Env,
-			Host:      host,
-			Console:   cb.Console,
-		},
-		Timeout:     info.Spec.EffectiveTimeout(),
-		Concurrency: concurrency,
-		QueueLength: l.QueueLength,
-		IdleTimeout: l.IdleTimeout,
-		Done:        cb.Done,
-	})
+	cfg := pool.SpecConfig(info.Spec, prog, host, cb.Console)
+	cfg.QueueLength, cfg.IdleTimeout, cfg.Done = l.QueueLength, l.IdleTimeout, cb.Done
+	p := pool.New(cfg)
 	return &localRunner{Pool: p, release: release}, nil
 }
 

@@ -7,6 +7,7 @@ package pool
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,22 @@ type Config struct {
 	// IdleTimeout disposes an isolate unused this long.
 	IdleTimeout time.Duration
 	Done        DoneFunc
+}
+
+// SpecConfig is the configuration a function spec asks for: its heap,
+// env, timeout and concurrency (the number of CPUs when the spec says 0).
+// The caller adds Done, and QueueLength and IdleTimeout if it has its own.
+func SpecConfig(spec api.FunctionSpec, prog *engine.Program, host engine.Host, console func(level, line string)) Config {
+	concurrency := spec.Concurrency
+	if concurrency == 0 {
+		concurrency = runtime.NumCPU()
+	}
+	return Config{
+		Program:     prog,
+		Isolate:     engine.Options{HeapBytes: spec.EffectiveHeapBytes(), Env: spec.Env, Host: host, Console: console},
+		Timeout:     spec.EffectiveTimeout(),
+		Concurrency: concurrency,
+	}
 }
 
 // Pool is the isolates of one function. Workers are goroutines that each

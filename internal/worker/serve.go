@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -96,11 +95,7 @@ func (s *server) check(f *frame) {
 	msg := ""
 	if err := json.Unmarshal(f.field(0), &spec); err != nil {
 		msg = "bad spec: " + err.Error()
-	} else if _, err := engine.Check(spec.Name+".js", f.str(1), engine.Options{
-		HeapBytes:    spec.EffectiveHeapBytes(),
-		Env:          spec.Env,
-		StartTimeout: spec.EffectiveTimeout(),
-	}); err != nil {
+	} else if _, err := engine.CheckSpec(spec, f.str(1)); err != nil {
 		msg = err.Error()
 	}
 	s.out.send(frameCheckResult, f.id, []byte(msg))
@@ -118,27 +113,11 @@ func (s *server) load(f *frame) {
 		return
 	}
 	id := f.id
-	concurrency := info.Spec.Concurrency
-	if concurrency == 0 {
-		concurrency = runtime.NumCPU()
-	}
 	wf := &workerFunction{id: id}
-	wf.pool = pool.New(pool.Config{
-		Program: prog,
-		Isolate: engine.Options{
-			HeapBytes: info.Spec.EffectiveHeapBytes(),
-			Env:       info.Spec.Env,
-			Host:      &remoteHost{s: s, fn: id},
-			Console: func(level, line string) {
-				s.out.send(frameLog, id, []byte(level), []byte(line))
-			},
-		},
-		Timeout:     info.Spec.EffectiveTimeout(),
-		Concurrency: concurrency,
-		QueueLength: s.opts.QueueLength,
-		IdleTimeout: s.opts.IdleTimeout,
-		Done:        s.done,
-	})
+	console := func(level, line string) { s.out.send(frameLog, id, []byte(level), []byte(line)) }
+	cfg := pool.SpecConfig(info.Spec, prog, &remoteHost{s: s, fn: id}, console)
+	cfg.QueueLength, cfg.IdleTimeout, cfg.Done = s.opts.QueueLength, s.opts.IdleTimeout, s.done
+	wf.pool = pool.New(cfg)
 	s.mu.Lock()
 	old := s.functions[id]
 	s.functions[id] = wf
