@@ -154,15 +154,17 @@ func TestRedeployAndUnload(t *testing.T) {
 }
 
 func TestIdleIsolateDisposed(t *testing.T) {
-	e, nc := newExecutor(t, Config{}, &Local{IdleTimeout: 50 * time.Millisecond})
-	load(t, e, "counter", `let n = 0; (() => ++n)`, "count")
+	e, nc := newExecutor(t, Config{}, &Local{IdleTimeout: 500 * time.Millisecond})
+	// One isolate, so that both warm calls see the same module state.
+	loadSpec(t, e, api.FunctionSpec{Namespace: "default", Name: "counter", Triggers: []string{"count"}, Concurrency: 1},
+		`let n = 0; (() => ++n)`)
 	if m := request(t, nc, "count", ""); string(m.Data) != "1" {
 		t.Fatalf("got %q", m.Data)
 	}
 	if m := request(t, nc, "count", ""); string(m.Data) != "2" {
 		t.Fatalf("got %q", m.Data)
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
 	// A fresh isolate starts the module state over.
 	if m := request(t, nc, "count", ""); string(m.Data) != "1" {
 		t.Fatalf("after idle: got %q", m.Data)

@@ -2,7 +2,6 @@ package executor
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/natsfn/natsfn/api"
@@ -24,7 +23,7 @@ type Local struct {
 	// QueueLength bounds the jobs waiting for an isolate; 0 means 1024.
 	QueueLength int
 
-	programs programCache
+	programs engine.ProgramCache
 }
 
 // Check compiles script and runs its top level in a throwaway isolate. The
@@ -34,13 +33,13 @@ func (l *Local) Check(ctx context.Context, spec api.FunctionSpec, script []byte)
 	if err != nil {
 		return api.Errorf(api.CodeBadRequest, "%s", err.Error())
 	}
-	l.programs.put(api.Digest(script), prog)
+	l.programs.Put(api.Digest(script), prog)
 	return nil
 }
 
 // Start compiles (or takes the checked program) and returns a pool.
 func (l *Local) Start(info api.FunctionInfo, script []byte, cb Callbacks) (Runner, error) {
-	prog := l.programs.take(info.BundleDigest)
+	prog := l.programs.Take(info.BundleDigest)
 	if prog == nil {
 		var err error
 		if prog, err = engine.Compile(info.Spec.Name+".js", string(script)); err != nil {
@@ -72,33 +71,4 @@ func (r *localRunner) Flush() {}
 func (r *localRunner) Close() {
 	r.Pool.Close()
 	r.release()
-}
-
-// programCache hands the program compiled by Check to the Start that
-// follows, so that a deploy compiles once.
-type programCache struct {
-	mu sync.Mutex
-	m  map[string]*engine.Program
-}
-
-func (c *programCache) put(digest string, p *engine.Program) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]*engine.Program{}
-	}
-	// Checked programs that never get deployed (a failed store write)
-	// must not pile up: keep only a handful.
-	if len(c.m) >= 64 {
-		clear(c.m)
-	}
-	c.m[digest] = p
-}
-
-func (c *programCache) take(digest string) *engine.Program {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p := c.m[digest]
-	delete(c.m, digest)
-	return p
 }

@@ -65,7 +65,7 @@ func TestIdleDisposesIsolate(t *testing.T) {
 		Program:     program(t, `let n = 0; (() => String(++n))`),
 		Timeout:     time.Second,
 		Concurrency: 1,
-		IdleTimeout: 30 * time.Millisecond,
+		IdleTimeout: 500 * time.Millisecond,
 		Done:        func(job *Job, res engine.Result) { results <- string(res.Body) },
 	})
 	defer p.Close()
@@ -74,7 +74,7 @@ func TestIdleDisposesIsolate(t *testing.T) {
 	if a, b := <-results, <-results; a != "1" || b != "2" {
 		t.Fatalf("warm isolate: %s %s", a, b)
 	}
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
 	p.Submit(&Job{})
 	if c := <-results; c != "1" {
 		t.Fatalf("after idle: %s", c)

@@ -56,6 +56,8 @@ type server struct {
 	out  *writer
 	opts ServeOptions
 
+	programs engine.ProgramCache
+
 	mu        sync.Mutex
 	functions map[uint64]*workerFunction
 	calls     map[uint64]chan *frame
@@ -95,8 +97,10 @@ func (s *server) check(f *frame) {
 	msg := ""
 	if err := json.Unmarshal(f.field(0), &spec); err != nil {
 		msg = "bad spec: " + err.Error()
-	} else if _, err := engine.CheckSpec(spec, f.str(1)); err != nil {
+	} else if prog, err := engine.CheckSpec(spec, f.str(1)); err != nil {
 		msg = err.Error()
+	} else {
+		s.programs.Put(api.Digest(f.field(1)), prog)
 	}
 	s.out.send(frameCheckResult, f.id, []byte(msg))
 }
@@ -107,10 +111,13 @@ func (s *server) load(f *frame) {
 		s.out.send(frameLoadResult, f.id, []byte("bad info: "+err.Error()))
 		return
 	}
-	prog, err := engine.Compile(info.Spec.Name+".js", f.str(1))
-	if err != nil {
-		s.out.send(frameLoadResult, f.id, []byte(err.Error()))
-		return
+	prog := s.programs.Take(info.BundleDigest)
+	if prog == nil {
+		var err error
+		if prog, err = engine.Compile(info.Spec.Name+".js", f.str(1)); err != nil {
+			s.out.send(frameLoadResult, f.id, []byte(err.Error()))
+			return
+		}
 	}
 	id := f.id
 	wf := &workerFunction{id: id}
