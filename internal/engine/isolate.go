@@ -253,9 +253,6 @@ func (i *Isolate) ensure(n int) error {
 // up on it): dispose it and start another.
 func (i *Isolate) Broken() bool { return i.broken }
 
-// HeapStats returns V8's heap statistics.
-func (i *Isolate) HeapStats() v8.HeapStatistics { return i.iso.GetHeapStatistics() }
-
 // Dispose frees the isolate. It is safe to call more than once.
 func (i *Isolate) Dispose() {
 	if i.iso == nil {

@@ -111,16 +111,6 @@ func (e *Executor) Unload(namespace, name string) {
 	}
 }
 
-// Loaded returns the digest of the bundle served for a function, or "".
-func (e *Executor) Loaded(namespace, name string) string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if f := e.functions[api.FunctionKey(namespace, name)]; f != nil {
-		return f.info.BundleDigest
-	}
-	return ""
-}
-
 // Close unloads every function, waiting for in-flight invocations. It is
 // safe to call more than once.
 func (e *Executor) Close() {
