@@ -22,7 +22,8 @@ import (
 var preludeSource string
 
 // ErrNotFunction is returned when a script does not evaluate to a function.
-var ErrNotFunction = errors.New("engine: script does not evaluate to a function")
+// It is worded for the user: a deploy shows it as is.
+var ErrNotFunction = errors.New("the script must evaluate to a function, or export one as default")
 
 // Program is a function's script, compiled once so that every isolate that
 // runs it starts from V8's code cache.

@@ -145,8 +145,15 @@ func (i *Isolate) start(pre, p *Program) error {
 		}
 		return scriptError(err)
 	}
+	if !handler.IsFunction() {
+		typ := handler.TypeOf()
+		if handler.IsNull() {
+			typ = "null"
+		}
+		return fmt.Errorf("%w; it evaluated to %s", ErrNotFunction, typ)
+	}
 	if _, err := setHandler.Call(v8.Undefined(i.iso), handler); err != nil {
-		return fmt.Errorf("%w: %s", ErrNotFunction, scriptError(err))
+		return scriptError(err)
 	}
 	return nil
 }
