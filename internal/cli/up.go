@@ -62,7 +62,7 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 		return node.Config{}, usageErrorf("--worker-memory %q: want a size of at least 64MiB, such as 2GiB", f.workerMemory)
 	}
 	var services node.ServicesFile
-	var servicesCfg hostsvc.Config
+	var servicesCfg node.Services
 	if f.services != "" {
 		if servicesCfg, err = node.LoadServicesFile(f.services); err != nil {
 			return node.Config{}, usageErrorf("--services: %v", err)
@@ -73,7 +73,7 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 	if err != nil {
 		return node.Config{}, usageErrorf("%v", err)
 	}
-	servicesCfg = mergeServices(servicesCfg, extra)
+	servicesCfg.Config = mergeServices(servicesCfg.Config, extra)
 	if e.global.server != "" {
 		var embeddedOnly []string
 		fs.Visit(func(fl *flag.Flag) {

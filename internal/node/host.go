@@ -12,7 +12,10 @@ import (
 // hosts makes a function's host services: the hostsvc implementation, with
 // its errors turned into what JavaScript sees and their causes logged.
 func (n *Node) hosts(info api.FunctionInfo) (engine.Host, func(), error) {
-	cfg := servicesFor(n.cfg.Services, info.Spec)
+	cfg := servicesFor(n.cfg.Services.Config, info.Spec)
+	if subjects, ok := n.cfg.Services.AllowedSubjects[info.Spec.Namespace]; ok {
+		cfg.Messaging.AllowedSubjects = subjects
+	}
 	svc, err := hostsvc.New(n.nc, hostsvc.Identity{Namespace: info.Spec.Namespace, Name: info.Spec.Name}, cfg)
 	if err != nil {
 		return nil, nil, err

@@ -17,7 +17,6 @@ import (
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/control"
 	"github.com/natsfn/natsfn/internal/executor"
-	"github.com/natsfn/natsfn/internal/hostsvc"
 	"github.com/natsfn/natsfn/internal/hostsvc/egress"
 	"github.com/natsfn/natsfn/internal/natsserver"
 	"github.com/natsfn/natsfn/internal/store"
@@ -51,7 +50,7 @@ type Config struct {
 	// Logger receives the node's log, the embedded server's included.
 	Logger *slog.Logger
 	// Services configures the host services of every function.
-	Services hostsvc.Config
+	Services Services
 	// IdleTimeout disposes isolates unused this long; 0 means a minute.
 	IdleTimeout time.Duration
 }
@@ -95,7 +94,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.WorkerPids == 0 {
 		cfg.WorkerPids = DefaultWorkerPids
 	}
-	if err := cfg.Services.Validate(); err != nil {
+	if err := cfg.Services.Config.Validate(); err != nil {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With("subsystem", "node")}

@@ -51,11 +51,13 @@ func TestServicesDisabled(t *testing.T) {
 func TestServicesFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	for body, want := range map[string]string{
-		`{"disable": ["ftp"]}`:                   "unknown host service",
-		`{"kv": {"max_bucket_bytes": -1}}`:       "must not be negative",
-		`{"http": {"allow": ["*.example.com"]}}`: "HTTP.Allow",
-		`{"htp": {}}`:                            "unknown field",
-		`{"messaging": {"timeout": 5}}`:          "duration",
+		`{"disable": ["ftp"]}`:                                  "unknown host service",
+		`{"kv": {"max_bucket_bytes": -1}}`:                      "must not be negative",
+		`{"http": {"allow": ["*.example.com"]}}`:                "HTTP.Allow",
+		`{"htp": {}}`:                                           "unknown field",
+		`{"messaging": {"timeout": 5}}`:                         "duration",
+		`{"namespaces": {"Bad": {}}}`:                           "namespace",
+		`{"namespaces": {"a": {"allowed_subjects": ["a..b"]}}}`: "empty token",
 	} {
 		file := filepath.Join(dir, "s.json")
 		os.WriteFile(file, []byte(body), 0o644)
@@ -65,5 +67,30 @@ func TestServicesFileErrors(t *testing.T) {
 	}
 	if _, err := LoadServicesFile(filepath.Join(dir, "missing.json")); err == nil {
 		t.Error("a missing file loaded")
+	}
+}
+
+// A namespace's functions may publish only on the subjects the operator
+// allowed that namespace; other namespaces are not narrowed.
+func TestNamespaceAllowedSubjects(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "services.json")
+	os.WriteFile(file, []byte(`{"namespaces": {"acme": {"allowed_subjects": ["acme.>"]}}}`), 0o644)
+	services, err := LoadServicesFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, Config{Services: services})
+	src := `(s, p) => { try { hostServices.messaging.publish(p.text(), "x"); return "ok" } catch (e) { return e.code } }`
+	deployIn(t, n, "acme", api.FunctionSpec{Name: "pub", Triggers: []string{"acme.pub"}}, src)
+	deployIn(t, n, "other", api.FunctionSpec{Name: "pub", Triggers: []string{"other.pub"}}, src)
+	nc := newConn(t, n.ClientURL())
+	for _, c := range []struct{ trigger, subject, want string }{
+		{"acme.pub", "acme.orders", "ok"},
+		{"acme.pub", "globex.orders", "SUBJECT_DENIED"},
+		{"other.pub", "globex.orders", "ok"},
+	} {
+		if m := invoke(t, nc, c.trigger, []byte(c.subject)); string(m.Data) != c.want {
+			t.Errorf("%s publishing on %s: %q, want %q", c.trigger, c.subject, m.Data, c.want)
+		}
 	}
 }

@@ -38,25 +38,54 @@ type ServicesFile struct {
 		Allow            []string     `json:"allow"`
 	} `json:"http"`
 	Replicas int `json:"replicas"`
+	// Namespaces narrows messaging per namespace: the subject patterns its
+	// functions may publish and request on (NATS wildcards allowed).
+	// Namespaces not listed use messaging.allowed_subjects.
+	Namespaces map[string]struct {
+		AllowedSubjects []string `json:"allowed_subjects"`
+	} `json:"namespaces"`
+}
+
+// Services is a node's host-service configuration: one for every function,
+// with messaging narrowed per namespace where the operator said so.
+type Services struct {
+	hostsvc.Config
+	// AllowedSubjects by namespace overrides Config.Messaging.AllowedSubjects.
+	AllowedSubjects map[string][]string
 }
 
 // LoadServicesFile reads and checks a ServicesFile.
-func LoadServicesFile(path string) (hostsvc.Config, error) {
+func LoadServicesFile(path string) (Services, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return hostsvc.Config{}, err
+		return Services{}, err
 	}
 	var f ServicesFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return hostsvc.Config{}, fmt.Errorf("%s: %w", path, err)
+		return Services{}, fmt.Errorf("%s: %w", path, err)
 	}
 	cfg, err := f.Config()
 	if err != nil {
-		return hostsvc.Config{}, fmt.Errorf("%s: %w", path, err)
+		return Services{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return cfg, nil
+	svc := Services{Config: cfg}
+	for ns, n := range f.Namespaces {
+		if err := api.ValidateName("namespace", ns); err != nil {
+			return Services{}, fmt.Errorf("%s: namespaces: %w", path, err)
+		}
+		check := cfg
+		check.Messaging.AllowedSubjects = n.AllowedSubjects
+		if err := check.Validate(); err != nil {
+			return Services{}, fmt.Errorf("%s: namespace %s: %w", path, ns, err)
+		}
+		if svc.AllowedSubjects == nil {
+			svc.AllowedSubjects = map[string][]string{}
+		}
+		svc.AllowedSubjects[ns] = n.AllowedSubjects
+	}
+	return svc, nil
 }
 
 // Config turns the file into the host-service configuration and checks it.
