@@ -16,6 +16,9 @@ type Invocation struct {
 	Subject string
 	Reply   string
 	Headers map[string][]string
+	// HeadersJSON is Headers already encoded as JSON, as a worker receives
+	// them from the node; when set it is used and Headers is not.
+	HeadersJSON []byte
 	Payload []byte
 }
 
@@ -44,8 +47,8 @@ func (i *Isolate) Invoke(ctx context.Context, inv *Invocation) Result {
 	if i.broken {
 		return Result{Err: api.Errorf(api.CodeUnavailable, "function unavailable"), Detail: "isolate is broken"}
 	}
-	var headers []byte
-	if len(inv.Headers) > 0 {
+	headers := inv.HeadersJSON
+	if headers == nil && len(inv.Headers) > 0 {
 		headers, _ = json.Marshal(inv.Headers)
 	}
 	need := len(inv.Subject) + len(inv.Reply) + len(headers) + len(inv.Payload)

@@ -21,6 +21,8 @@ type Job struct {
 	Subject string
 	Reply   string
 	Headers map[string][]string
+	// HeadersJSON, when set, is Headers encoded as JSON (engine.Invocation).
+	HeadersJSON []byte
 	Payload []byte
 	// Ref is the caller's own reference (the NATS message, a request id).
 	Ref any
@@ -176,7 +178,7 @@ func (p *Pool) run(iso *engine.Isolate, job *Job) *engine.Isolate {
 		}
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	res := iso.Invoke(ctx, &engine.Invocation{Subject: job.Subject, Reply: job.Reply, Headers: job.Headers, Payload: job.Payload})
+	res := iso.Invoke(ctx, &engine.Invocation{Subject: job.Subject, Reply: job.Reply, Headers: job.Headers, HeadersJSON: job.HeadersJSON, Payload: job.Payload})
 	cancel()
 	p.cfg.Done(job, res)
 	if iso.Broken() {

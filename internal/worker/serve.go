@@ -152,9 +152,11 @@ func (s *server) invoke(f *frame) {
 	s.mu.Lock()
 	wf := s.functions[f.u64(0)]
 	s.mu.Unlock()
+	// The node sent the headers as JSON, which is what the engine wants:
+	// they pass through without being decoded here.
 	job := &pool.Job{Subject: f.str(1), Reply: f.str(2), Payload: f.field(4), Ref: f.id}
 	if h := f.field(3); len(h) > 0 {
-		json.Unmarshal(h, &job.Headers)
+		job.HeadersJSON = h
 	}
 	switch {
 	case wf == nil:
