@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"runtime"
 	"testing"
 	"time"
 )
@@ -68,5 +67,4 @@ func TestNoValueLeak(t *testing.T) {
 	if after := iso.ctx.RetainedValueCount(); after != before {
 		t.Fatalf("retained values grew from %d to %d over 1000 calls", before, after)
 	}
-	runtime.GC()
 }

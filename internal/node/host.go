@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/engine"
@@ -24,11 +25,10 @@ func (n *Node) hosts(info api.FunctionInfo) (engine.Host, func(), error) {
 	return h, func() { svc.Close() }, nil
 }
 
+// hostAdapter is a function's hostsvc.Services as the engine sees them.
 type hostAdapter struct {
 	svc *hostsvc.Services
-	log interface {
-		Warn(msg string, args ...any)
-	}
+	log *slog.Logger
 }
 
 func (h *hostAdapter) Call(ctx context.Context, op string, args, body []byte) (any, []byte, error) {
