@@ -19,7 +19,7 @@ type Invocation struct {
 	// HeadersJSON is Headers already encoded as JSON, as a worker receives
 	// them from the node; when set it is used and Headers is not.
 	HeadersJSON []byte
-	Payload []byte
+	Payload     []byte
 }
 
 // Result is the outcome of an invocation. On success Err is nil and Body is

@@ -23,7 +23,7 @@ type Job struct {
 	Headers map[string][]string
 	// HeadersJSON, when set, is Headers encoded as JSON (engine.Invocation).
 	HeadersJSON []byte
-	Payload []byte
+	Payload     []byte
 	// Ref is the caller's own reference (the NATS message, a request id).
 	Ref any
 }
