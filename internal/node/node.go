@@ -121,7 +121,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	opts := []nats.Option{
 		nats.Name("natsfn-node " + cfg.Name),
 		nats.MaxReconnects(-1),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { n.log.Warn("disconnected from NATS", "err", err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: the node closed its own connection
+				n.log.Warn("disconnected from NATS", "err", err)
+			}
+		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { n.log.Info("reconnected to NATS", "url", c.ConnectedUrl()) }),
 		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
 			n.log.Warn("NATS error", "subject", subjectOf(s), "err", err)

@@ -17,6 +17,8 @@ import (
 	"io"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Config describes a worker process.
@@ -59,7 +61,7 @@ func (e ExitInfo) String() string {
 	case e.Signal == syscall.SIGSYS:
 		return "killed: system call outside the sandbox's allowlist (SIGSYS)"
 	case e.Signal != 0:
-		return "killed by " + e.Signal.String()
+		return "killed by " + unix.SignalName(e.Signal)
 	default:
 		return fmt.Sprintf("exited with status %d", e.Code)
 	}

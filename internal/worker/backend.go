@@ -255,16 +255,17 @@ func (w *workerConn) supervise() {
 		}
 		started := time.Now()
 		how, err := w.run()
-		if err != nil {
-			w.log.Error("worker failed to start", "err", err)
-		} else {
-			w.log.Warn("worker ended", "how", how)
-		}
 		w.mu.Lock()
 		closed = w.closed
 		w.mu.Unlock()
-		if closed {
+		switch {
+		case closed:
+			w.log.Debug("worker stopped", "how", how)
 			return
+		case err != nil:
+			w.log.Error("worker failed to start", "err", err)
+		default:
+			w.log.Warn("worker ended", "how", how)
 		}
 		if time.Since(started) > 10*time.Second {
 			backoff = 0

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // envWorker marks a process started by Spawn as a worker; natsfn's main
@@ -91,7 +93,7 @@ func (p *plainProcess) Wait() (string, error) {
 	err := p.cmd.Wait()
 	p.out.Close()
 	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return "killed by " + ws.Signal().String(), nil
+		return "killed by " + unix.SignalName(ws.Signal()), nil
 	}
 	if err != nil {
 		return err.Error(), nil
