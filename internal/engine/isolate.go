@@ -276,13 +276,18 @@ func (i *Isolate) Dispose() {
 	i.iso = nil
 }
 
-// watchdog terminates the running JavaScript at its deadline. One timer is
-// reused for every call; a timer that fires late (its call already over, a
-// new one armed) sees the new deadline has not passed and does nothing.
+// watchdog terminates the running JavaScript at its deadline. One timer
+// serves every call and is not reset per call: deadlines only move later
+// (each is its call's start plus the timeout), so a timer due at an
+// earlier call's deadline, on firing, finds the running call's deadline
+// not yet passed and sleeps again until it. A call thus costs no timer
+// operation, and a late timer cannot hit a later call.
 type watchdog struct {
 	iso      *v8.Isolate
 	mu       sync.Mutex
 	timer    *time.Timer
+	pending  bool // the timer is set, due at due
+	due      time.Time
 	running  bool
 	deadline time.Time
 	fired    bool
@@ -292,30 +297,41 @@ func (w *watchdog) arm(deadline time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.running, w.deadline, w.fired = true, deadline, false
+	if w.pending && !w.due.After(deadline) {
+		return // fires first and sleeps again until deadline
+	}
+	w.set(deadline)
+}
+
+func (w *watchdog) set(due time.Time) {
+	w.pending, w.due = true, due
 	if w.timer == nil {
-		w.timer = time.AfterFunc(time.Until(deadline), w.fire)
+		w.timer = time.AfterFunc(time.Until(due), w.fire)
 	} else {
-		w.timer.Reset(time.Until(deadline))
+		w.timer.Reset(time.Until(due))
 	}
 }
 
 func (w *watchdog) fire() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.running && !w.fired && !time.Now().Before(w.deadline) {
-		w.fired = true
-		w.iso.TerminateExecution()
+	w.pending = false
+	if !w.running || w.fired {
+		return
 	}
+	if time.Now().Before(w.deadline) {
+		w.set(w.deadline)
+		return
+	}
+	w.fired = true
+	w.iso.TerminateExecution()
 }
 
 // disarm ends the running call and reports whether the watchdog
-// terminated it.
+// terminated it. The timer stays set, for the next call.
 func (w *watchdog) disarm() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.timer != nil {
-		w.timer.Stop()
-	}
 	fired := w.fired
 	w.running, w.fired = false, false
 	return fired
@@ -334,5 +350,5 @@ func (w *watchdog) stop() {
 	if w.timer != nil {
 		w.timer.Stop()
 	}
-	w.running = false
+	w.running, w.pending = false, false
 }

@@ -8,10 +8,8 @@ package executor
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -32,6 +30,13 @@ type Runner interface {
 	Flush()
 	// Close answers what is queued, then releases everything.
 	Close()
+}
+
+// SelfServing is a Runner that subscribes its function's triggers itself,
+// on its own connection (a worker with a direct NATS connection): the
+// executor then only loads and unloads it, and Submit is never called.
+type SelfServing interface {
+	ServesTriggers() bool
 }
 
 // Callbacks are how a Runner reports back to the executor.
@@ -66,7 +71,7 @@ type Executor struct {
 
 	mu        sync.Mutex
 	closed    bool
-	functions map[string]*function // by api.FunctionKey
+	functions map[string]*Function // by api.FunctionKey
 }
 
 // New returns an executor that serves nothing until Load.
@@ -74,12 +79,13 @@ func New(cfg Config) *Executor {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{cfg: cfg, functions: map[string]*function{}}
+	return &Executor{cfg: cfg, functions: map[string]*Function{}}
 }
 
 // Load starts serving a version of a function, replacing any version
-// already served: the new one subscribes before the old one drains, so no
-// message is lost across a redeploy.
+// already served: the new one subscribes before the old one unsubscribes,
+// so no message is lost across a redeploy, and once Load returns every
+// new message goes to the new version.
 func (e *Executor) Load(info api.FunctionInfo, script []byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -94,7 +100,8 @@ func (e *Executor) Load(info api.FunctionInfo, script []byte) error {
 	old := e.functions[key]
 	e.functions[key] = f
 	if old != nil {
-		go old.stop()
+		old.Retire()
+		go old.Stop()
 	}
 	return nil
 }
@@ -107,7 +114,7 @@ func (e *Executor) Unload(namespace, name string) {
 	delete(e.functions, key)
 	e.mu.Unlock()
 	if f != nil {
-		f.stop()
+		f.Stop()
 	}
 }
 
@@ -117,50 +124,31 @@ func (e *Executor) Close() {
 	e.mu.Lock()
 	e.closed = true
 	fs := e.functions
-	e.functions = map[string]*function{}
+	e.functions = map[string]*Function{}
 	e.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, f := range fs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f.stop()
+			f.Stop()
 		}()
 	}
 	wg.Wait()
 }
 
-func (e *Executor) start(info api.FunctionInfo, script []byte) (*function, error) {
-	spec := info.Spec
-	f := &function{
-		exec:       e,
-		info:       info,
-		logSubject: api.LogSubject(spec.Namespace, spec.Name),
-		logger:     e.cfg.Logger.With("namespace", spec.Namespace, "function", spec.Name),
-	}
-	runner, err := e.cfg.Backend.Start(info, script, Callbacks{Done: f.done, Console: f.log})
+func (e *Executor) start(info api.FunctionInfo, script []byte) (*Function, error) {
+	f := NewFunction(FunctionConfig{Conn: e.cfg.Conn, Info: info, Logger: e.cfg.Logger, Node: e.cfg.Node})
+	runner, err := e.cfg.Backend.Start(info, script, f.Callbacks())
 	if err != nil {
 		return nil, err
 	}
-	f.runner = runner
-	f.msgs = make(chan *nats.Msg, messageBuffer)
-	f.quit = make(chan struct{})
-	f.delivering.Add(1)
-	go f.deliver()
-	queue := "natsfn." + spec.Namespace + "." + spec.Name
-	for _, t := range spec.Triggers {
-		sub, err := e.cfg.Conn.ChanQueueSubscribe(t, queue, f.msgs)
-		if err != nil {
-			f.stop()
-			return nil, fmt.Errorf("subscribe %q: %w", t, err)
-		}
-		f.subs = append(f.subs, sub)
+	if s, ok := runner.(SelfServing); ok && s.ServesTriggers() {
+		f.runner = runner
+		return f, nil
 	}
-	// Once the server has the subscriptions the function is servable:
-	// Load returning means requests reach it.
-	if err := e.cfg.Conn.FlushTimeout(5 * time.Second); err != nil {
-		f.stop()
-		return nil, fmt.Errorf("subscribe: %w", err)
+	if err := f.Serve(runner); err != nil {
+		return nil, err
 	}
 	return f, nil
 }

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -20,10 +21,35 @@ import (
 // cover a burst.
 const messageBuffer = 512
 
-// function is one loaded version of a function.
-type function struct {
-	exec       *Executor
-	info       api.FunctionInfo
+// FunctionConfig configures the serving of one function version.
+type FunctionConfig struct {
+	Conn   *nats.Conn
+	Info   api.FunctionInfo
+	Logger *slog.Logger
+	// Node names this node in log entries.
+	Node string
+	// Log, when set, takes the function's log lines (console output and
+	// failed invocations) instead of the default: Logger plus a publish on
+	// the function's log subject.
+	Log func(level, line string)
+	// Track, when set, hears of every message with a reply before the
+	// function runs and again once it is answered.
+	Track Tracker
+}
+
+// Tracker follows the messages a function owes a reply, so that someone
+// can answer them if this process dies.
+type Tracker interface {
+	// Begin records reply; its result comes back in End.
+	Begin(reply string) any
+	End(ref any)
+}
+
+// Function serves one loaded version of a function on a NATS connection:
+// it subscribes the triggers in the function's queue group, hands every
+// message to the Runner and replies with the result.
+type Function struct {
+	cfg        FunctionConfig
 	runner     Runner
 	subs       []*nats.Subscription
 	msgs       chan *nats.Msg // every trigger's messages
@@ -31,12 +57,62 @@ type function struct {
 	delivering sync.WaitGroup
 	logSubject string
 	logger     *slog.Logger
+	retireOnce sync.Once
+	draining   []<-chan nats.SubStatus
 	stopOnce   sync.Once
+}
+
+// NewFunction prepares a Function; Callbacks are for the Runner that Serve
+// then takes.
+func NewFunction(cfg FunctionConfig) *Function {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	spec := cfg.Info.Spec
+	return &Function{
+		cfg:        cfg,
+		logSubject: api.LogSubject(spec.Namespace, spec.Name),
+		logger:     cfg.Logger.With("namespace", spec.Namespace, "function", spec.Name),
+	}
+}
+
+// Callbacks are what the function's Runner reports to.
+func (f *Function) Callbacks() Callbacks { return Callbacks{Done: f.done, Console: f.log} }
+
+// QueueGroup is the queue group of a function's subscriptions: every node
+// (and every version during a redeploy) shares it, so each message runs
+// once.
+func QueueGroup(namespace, name string) string { return "natsfn." + namespace + "." + name }
+
+// Serve subscribes the triggers and starts handing messages to runner. It
+// returns once the server has the subscriptions, so requests reach the
+// function. On error the function is stopped.
+func (f *Function) Serve(runner Runner) error {
+	f.runner = runner
+	f.msgs = make(chan *nats.Msg, messageBuffer)
+	f.quit = make(chan struct{})
+	f.delivering.Add(1)
+	go f.deliver()
+	spec := f.cfg.Info.Spec
+	queue := QueueGroup(spec.Namespace, spec.Name)
+	for _, t := range spec.Triggers {
+		sub, err := f.cfg.Conn.ChanQueueSubscribe(t, queue, f.msgs)
+		if err != nil {
+			f.Stop()
+			return fmt.Errorf("subscribe %q: %w", t, err)
+		}
+		f.subs = append(f.subs, sub)
+	}
+	if err := f.cfg.Conn.FlushTimeout(5 * time.Second); err != nil {
+		f.Stop()
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	return nil
 }
 
 // deliver hands messages to the runner: everything that has arrived, then
 // one Flush, so a burst travels to a worker in one write.
-func (f *function) deliver() {
+func (f *Function) deliver() {
 	defer f.delivering.Done()
 	for {
 		select {
@@ -53,7 +129,7 @@ func (f *function) deliver() {
 }
 
 // handlePending handles the messages already in the channel.
-func (f *function) handlePending() {
+func (f *Function) handlePending() {
 	for {
 		select {
 		case msg := <-f.msgs:
@@ -66,16 +142,27 @@ func (f *function) handlePending() {
 
 // handle gives a message to the runner. It never blocks: a refused job is
 // answered with 429.
-func (f *function) handle(msg *nats.Msg) {
+func (f *Function) handle(msg *nats.Msg) {
 	job := &pool.Job{Subject: msg.Subject, Reply: msg.Reply, Headers: msg.Header, Payload: msg.Data}
+	if f.cfg.Track != nil && msg.Reply != "" {
+		job.Ref = f.cfg.Track.Begin(msg.Reply)
+	}
 	if !f.runner.Submit(job) {
 		f.replyError(msg.Reply, api.Errorf(api.CodeTooMany, "function is over its concurrency"))
+		f.untrack(job)
+	}
+}
+
+func (f *Function) untrack(job *pool.Job) {
+	if f.cfg.Track != nil && job.Reply != "" {
+		f.cfg.Track.End(job.Ref)
 	}
 }
 
 // done answers a job: the reply body, or an error reply whose details go
 // to the function's log only.
-func (f *function) done(job *pool.Job, res engine.Result) {
+func (f *Function) done(job *pool.Job, res engine.Result) {
+	defer f.untrack(job)
 	if res.Err != nil {
 		f.log("error", "invocation on "+job.Subject+" failed: "+res.Err.Message+": "+res.Detail)
 		f.replyError(job.Reply, res.Err)
@@ -84,37 +171,47 @@ func (f *function) done(job *pool.Job, res engine.Result) {
 	if job.Reply == "" {
 		return
 	}
-	if err := f.exec.cfg.Conn.Publish(job.Reply, res.Body); err != nil {
+	if err := f.cfg.Conn.Publish(job.Reply, res.Body); err != nil {
 		f.logger.Warn("reply failed", "err", err)
 	}
 }
 
-func (f *function) replyError(reply string, e *api.Error) {
-	if reply == "" {
-		return
-	}
+// ErrorReply is the message that answers reply with e: no body, the error
+// in the Nats-Service-Error headers.
+func ErrorReply(reply string, e *api.Error) *nats.Msg {
 	msg := &nats.Msg{Subject: reply, Header: nats.Header{}}
 	msg.Header.Set(api.HeaderError, e.Message)
 	msg.Header.Set(api.HeaderErrorCode, strconv.Itoa(e.Code))
-	if err := f.exec.cfg.Conn.PublishMsg(msg); err != nil {
+	return msg
+}
+
+func (f *Function) replyError(reply string, e *api.Error) {
+	if reply == "" {
+		return
+	}
+	if err := f.cfg.Conn.PublishMsg(ErrorReply(reply, e)); err != nil {
 		f.logger.Warn("error reply failed", "err", err)
 	}
 }
 
 // log writes a line to the node's log and publishes it on the function's
 // log subject, where `natsfn logs` reads it.
-func (f *function) log(level, line string) {
+func (f *Function) log(level, line string) {
+	if f.cfg.Log != nil {
+		f.cfg.Log(level, line)
+		return
+	}
 	f.logger.Log(context.Background(), slogLevel(level), line)
 	entry, err := json.Marshal(api.LogEntry{
 		Time:      time.Now().UTC(),
-		Namespace: f.info.Spec.Namespace,
-		Function:  f.info.Spec.Name,
+		Namespace: f.cfg.Info.Spec.Namespace,
+		Function:  f.cfg.Info.Spec.Name,
 		Level:     level,
 		Message:   line,
-		Node:      f.exec.cfg.Node,
+		Node:      f.cfg.Node,
 	})
 	if err == nil {
-		f.exec.cfg.Conn.Publish(f.logSubject, entry)
+		f.cfg.Conn.Publish(f.logSubject, entry)
 	}
 }
 
@@ -130,25 +227,38 @@ func slogLevel(level string) slog.Level {
 	return slog.LevelInfo
 }
 
-// drainTimeout bounds how long stop waits for a subscription to hand over
+// drainTimeout bounds how long Stop waits for a subscription to hand over
 // the messages it already received.
 const drainTimeout = 5 * time.Second
 
-// stop drains the subscriptions (every message the server already sent is
-// still handed to the runner), stops deliver once it has handed over the
-// rest, then lets the runner answer what is queued.
-func (f *function) stop() {
-	f.stopOnce.Do(func() {
-		var closed []<-chan nats.SubStatus
+// Retire stops taking messages: once it returns the server has dropped
+// the subscriptions, so a new version that subscribed before gets every
+// message from then on. Messages already received are still handled.
+func (f *Function) Retire() {
+	f.retireOnce.Do(func() {
 		for _, s := range f.subs {
 			ch := s.StatusChanged(nats.SubscriptionClosed)
 			if s.Drain() == nil {
-				closed = append(closed, ch)
+				f.draining = append(f.draining, ch)
 			}
 		}
+		if len(f.subs) > 0 {
+			if err := f.cfg.Conn.FlushTimeout(drainTimeout); err != nil {
+				f.logger.Warn("unsubscribe not confirmed", "err", err)
+			}
+		}
+	})
+}
+
+// Stop retires the function, waits until the subscriptions have handed
+// over every message the server sent, stops deliver once it has passed
+// on the rest, then lets the runner answer what is queued.
+func (f *Function) Stop() {
+	f.stopOnce.Do(func() {
+		f.Retire()
 		timeout := time.NewTimer(drainTimeout)
 		defer timeout.Stop()
-		for _, ch := range closed {
+		for _, ch := range f.draining {
 			select {
 			case <-ch:
 			case <-timeout.C:

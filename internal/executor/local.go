@@ -57,7 +57,7 @@ func (l *Local) Start(info api.FunctionInfo, script []byte, cb Callbacks) (Runne
 	cfg := pool.SpecConfig(info.Spec, prog, host, cb.Console)
 	cfg.QueueLength, cfg.IdleTimeout, cfg.Done = l.QueueLength, l.IdleTimeout, cb.Done
 	p := pool.New(cfg)
-	return &localRunner{Pool: p, release: release}, nil
+	return PoolRunner(p, release), nil
 }
 
 type localRunner struct {
@@ -71,4 +71,13 @@ func (r *localRunner) Flush() {}
 func (r *localRunner) Close() {
 	r.Pool.Close()
 	r.release()
+}
+
+// PoolRunner is the Runner of a pool in this process; release, when set,
+// runs after the pool is closed.
+func PoolRunner(p *pool.Pool, release func()) Runner {
+	if release == nil {
+		release = func() {}
+	}
+	return &localRunner{Pool: p, release: release}
 }

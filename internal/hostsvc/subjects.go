@@ -33,14 +33,28 @@ func (s *Services) checkSubject(subj string) *Error {
 // connection's own inbox prefix (if customised) holds other invocations'
 // replies.
 func (s *Services) reservedSubject(subj string) bool {
-	if api.IsReserved(subj) || strings.HasPrefix(subj, "$") || subj == "_INBOX" ||
-		subj == "_R_" || strings.HasPrefix(subj, "_R_.") {
+	if reserved(subj) {
 		return true
 	}
 	if p := strings.TrimSuffix(s.nc.Opts.InboxPrefix, "."); p != "" {
 		return subj == p || strings.HasPrefix(subj, p+".")
 	}
 	return false
+}
+
+func reserved(subj string) bool {
+	return api.IsReserved(subj) || strings.HasPrefix(subj, "$") || subj == "_INBOX" ||
+		subj == "_R_" || strings.HasPrefix(subj, "_R_.")
+}
+
+// MayPublish reports whether a function of a namespace confined to the
+// allowed patterns (none: every subject) may publish on subj: the rules of
+// messaging.publish, short of a connection's custom inbox prefix.
+func MayPublish(subj string, allowed []string) bool {
+	if len(subj) > maxSubjectLen || api.ValidateSubject(subj, false) != nil || reserved(subj) {
+		return false
+	}
+	return len(allowed) == 0 || matchesAny(allowed, subj)
 }
 
 func matchesAny(patterns []string, subj string) bool {

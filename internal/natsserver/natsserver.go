@@ -33,6 +33,7 @@ type Config struct {
 // Server is a running embedded nats-server.
 type Server struct {
 	ns       *server.Server
+	auth     *scopedAuth
 	shutdown sync.Once
 }
 
@@ -42,6 +43,8 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	auth := &scopedAuth{users: map[string]*server.User{}}
+	opts.CustomClientAuthentication = auth
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("natsserver: %w", err)
@@ -62,7 +65,7 @@ func Start(cfg Config) (*Server, error) {
 		ns.WaitForShutdown()
 		return nil, fmt.Errorf("natsserver: not ready for connections after %s", readyTimeout)
 	}
-	return &Server{ns: ns}, nil
+	return &Server{ns: ns, auth: auth}, nil
 }
 
 func (c Config) options() (*server.Options, error) {

@@ -3,8 +3,14 @@ package node
 import (
 	"fmt"
 	"os"
+	"strings"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/natsfn/natsfn/api"
 
 	"github.com/natsfn/natsfn/internal/executor"
+	"github.com/natsfn/natsfn/internal/hostsvc"
 	"github.com/natsfn/natsfn/internal/sandbox"
 	"github.com/natsfn/natsfn/internal/worker"
 )
@@ -41,12 +47,74 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 			n.log.Info("functions run in sandboxed worker processes, one per namespace",
 				"memory_limit", cfg.WorkerMemory, "pids_limit", cfg.WorkerPids)
 		}
-		return worker.NewBackend(worker.Config{
+		wcfg := worker.Config{
 			Spawn:  spawn,
 			Hosts:  n.hosts,
 			Logger: cfg.Logger.With("subsystem", "worker"),
-		}), nil
+		}
+		// With the embedded server each worker gets a NATS connection of
+		// its own, scoped to its namespace, so calls skip the node. (On an
+		// external server the node cannot scope one, and relays calls.)
+		if n.server != nil {
+			wcfg.Direct = &worker.Direct{
+				Dial: func(namespace string) (*os.File, func(), error) {
+					return n.server.DialScoped(workerUser(namespace))
+				},
+				Orphaned: n.answerOrphans,
+			}
+		}
+		return worker.NewBackend(wcfg), nil
 	default:
 		return nil, fmt.Errorf("natsfn: unknown sandbox %q (want auto, process or none)", cfg.Sandbox)
 	}
+}
+
+// workerUser is what a namespace's worker may do on its own NATS
+// connection: subscribe only in its namespace's queue groups (so it can
+// neither take a share of another namespace's calls nor listen outside a
+// queue group), never on NATS's, natsfn's or anyone's inbox subjects, and
+// publish nothing but one reply to each message it was given. A worker
+// taken over by its tenant can thus subscribe to what a deploy in its
+// namespace could, and answer its own calls, nothing more.
+func workerUser(namespace string) *server.User {
+	return &server.User{
+		Username: "natsfn-worker-" + namespace,
+		Permissions: &server.Permissions{
+			Subscribe: &server.SubjectPermission{
+				Allow: []string{"> " + executor.QueueGroup(namespace, "*")},
+				Deny:  workerSubscribeDeny,
+			},
+			Publish:  &server.SubjectPermission{Deny: []string{">"}},
+			Response: &server.ResponsePermission{MaxMsgs: 1},
+		},
+	}
+}
+
+// workerSubscribeDeny are subjects no trigger may use (api.IsReserved and
+// the other reserved prefixes of NATS).
+var workerSubscribeDeny = []string{
+	"$SYS.>", "$JS.>", "$JSC.>", "$KV.>", "$O.>", "$SRV.>", "$MQTT.>", "$NRG.>", "$NATSFN.>",
+	"_INBOX.>", "_R_.>",
+}
+
+// answerOrphans answers with 503 the calls a dead worker had taken from
+// NATS and not answered. The reply subjects come from the dead worker's
+// memory, which its tenant may have controlled: only inbox subjects and
+// subjects the namespace could publish on anyway are answered.
+func (n *Node) answerOrphans(namespace string, replies []string) {
+	allowed := n.cfg.Services.Config.Messaging.AllowedSubjects
+	if subjects, ok := n.cfg.Services.AllowedSubjects[namespace]; ok {
+		allowed = subjects
+	}
+	refused := 0
+	unavailable := api.Errorf(api.CodeUnavailable, "function unavailable")
+	for _, reply := range replies {
+		inbox := strings.HasPrefix(reply, "_INBOX.") && api.ValidateSubject(reply, false) == nil
+		if !inbox && !hostsvc.MayPublish(reply, allowed) {
+			refused++
+			continue
+		}
+		n.nc.PublishMsg(executor.ErrorReply(reply, unavailable))
+	}
+	n.log.Warn("answered the calls a dead worker left", "namespace", namespace, "calls", len(replies)-refused, "refused", refused)
 }

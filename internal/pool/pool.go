@@ -6,7 +6,6 @@
 package pool
 
 import (
-	"context"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -144,8 +143,12 @@ func (p *Pool) work() {
 			iso.Dispose()
 		}
 	}()
+	// The idle timer is not reset per job: when it fires, it checks when
+	// the isolate was last used and sleeps again for the rest.
 	idle := time.NewTimer(p.cfg.IdleTimeout)
 	defer idle.Stop()
+	armed := true
+	var lastUsed time.Time
 	for {
 		p.idle.Add(1)
 		select {
@@ -154,38 +157,48 @@ func (p *Pool) work() {
 			if !ok {
 				return
 			}
-			iso = p.run(iso, job)
-			idle.Reset(p.cfg.IdleTimeout)
+			iso, lastUsed = p.run(iso, job)
+			if !armed && iso != nil {
+				idle.Reset(p.cfg.IdleTimeout)
+				armed = true
+			}
 		case <-idle.C:
 			p.idle.Add(-1)
-			if iso != nil {
-				iso.Dispose()
-				iso = nil
+			armed = false
+			if iso == nil {
+				continue
 			}
+			if rest := p.cfg.IdleTimeout - time.Since(lastUsed); rest > 0 {
+				idle.Reset(rest)
+				armed = true
+				continue
+			}
+			iso.Dispose()
+			iso = nil
 		}
 	}
 }
 
 // run runs one job on iso, starting an isolate if needed, and returns the
-// isolate to keep (nil when it had to be dropped).
-func (p *Pool) run(iso *engine.Isolate, job *Job) *engine.Isolate {
-	deadline := time.Now().Add(p.cfg.Timeout)
+// isolate to keep (nil when it had to be dropped) and when it started.
+func (p *Pool) run(iso *engine.Isolate, job *Job) (*engine.Isolate, time.Time) {
+	now := time.Now()
 	if iso == nil {
 		var err error
 		if iso, err = engine.NewIsolate(p.cfg.Program, p.cfg.Isolate); err != nil {
 			p.cfg.Done(job, engine.Result{Err: api.Errorf(api.CodeInternal, "function failed to start"), Detail: err.Error()})
-			return nil
+			return nil, now
 		}
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	ctx := &callContext{deadline: now.Add(p.cfg.Timeout)}
 	res := iso.Invoke(ctx, &engine.Invocation{Subject: job.Subject, Reply: job.Reply, Headers: job.Headers, HeadersJSON: job.HeadersJSON, Payload: job.Payload})
-	cancel()
+	ctx.end()
 	p.cfg.Done(job, res)
 	if iso.Broken() {
 		iso.Dispose()
-		return nil
+		return nil, now
 	}
-	return iso
+	return iso, now
 }
 
 // Close stops taking jobs, lets the workers finish what is queued, and

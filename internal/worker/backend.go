@@ -4,10 +4,12 @@
 package worker
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -30,8 +32,9 @@ type Process interface {
 	Kill()
 }
 
-// SpawnFunc starts the worker process of a namespace with conn as its fd 3.
-type SpawnFunc func(namespace string, conn *os.File) (Process, error)
+// SpawnFunc starts the worker process of a namespace with files as its
+// fds 3, 4, ...: the connection to the node first.
+type SpawnFunc func(namespace string, files []*os.File) (Process, error)
 
 // Config configures a Backend.
 type Config struct {
@@ -44,6 +47,21 @@ type Config struct {
 	// MaxInFlight bounds a function's jobs sent to its worker and not yet
 	// answered; beyond it Submit refuses (429). 0 means 1024.
 	MaxInFlight int
+	// Direct, when set, gives each worker its own NATS connection.
+	Direct *Direct
+}
+
+// Direct makes workers take their calls from NATS themselves: triggers and
+// replies skip the node, which only loads functions, runs host services
+// and answers for a worker that dies.
+type Direct struct {
+	// Dial opens a NATS connection for a namespace's worker, with
+	// permissions scoped to it; forget is called when the worker is gone.
+	Dial func(namespace string) (conn *os.File, forget func(), err error)
+	// Orphaned answers the calls a dead worker had accepted but not
+	// answered, given by reply subject. The subjects come from the
+	// worker's memory: they must be checked before anything is published.
+	Orphaned func(namespace string, replies []string)
 }
 
 // Backend runs each namespace's functions in its own worker process,
@@ -297,8 +315,21 @@ func (w *workerConn) run() (string, error) {
 		childFile.Close()
 		return "", err
 	}
-	proc, err := w.b.cfg.Spawn(w.namespace, childFile)
-	childFile.Close()
+	files := []*os.File{childFile}
+	var direct *directFiles
+	if w.b.cfg.Direct != nil {
+		if direct, err = openDirect(w.b.cfg.Direct, w.namespace); err != nil {
+			childFile.Close()
+			conn.Close()
+			return "", err
+		}
+		defer direct.release()
+		files = append(files, direct.nats, direct.tableFile)
+	}
+	proc, err := w.b.cfg.Spawn(w.namespace, files)
+	for _, f := range files {
+		f.Close() // the worker has its copies
+	}
 	if err != nil {
 		conn.Close()
 		return "", err
@@ -325,10 +356,18 @@ func (w *workerConn) run() (string, error) {
 
 	r := newFrameReader(conn)
 	first, err := readFrame(r)
-	if err != nil || first.typ != frameReady {
+	if err == nil && first.typ == frameReady && direct != nil {
+		first, err = w.attach(out, r)
+	}
+	if err != nil || (first.typ != frameReady && first.typ != frameAttached) {
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			w.log.Error("worker failed to start", "err", err)
+		}
 		proc.Kill()
 		out.close()
-		return <-exited, nil
+		how := <-exited
+		w.orphaned(direct)
+		return how, nil
 	}
 	// Load every function this namespace serves, then go live.
 	w.mu.Lock()
@@ -355,7 +394,67 @@ func (w *workerConn) run() (string, error) {
 	how := <-exited
 	out.close()
 	w.died(how)
+	w.orphaned(direct)
 	return how, nil
+}
+
+// attach gives the worker its NATS connection and waits until it is
+// connected.
+func (w *workerConn) attach(out *writer, r *bufio.Reader) (*frame, error) {
+	if err := out.send(frameAttach, 0, []byte("natsfn-worker "+w.namespace)); err != nil {
+		return nil, err
+	}
+	f, err := readFrame(r)
+	if err != nil {
+		return nil, err
+	}
+	if f.typ != frameAttached {
+		return nil, fmt.Errorf("worker answered attach with frame type %d", f.typ)
+	}
+	if msg := f.str(0); msg != "" {
+		return nil, errors.New(msg)
+	}
+	return f, nil
+}
+
+// orphaned answers, through Direct.Orphaned, the calls a dead worker had
+// taken from NATS itself.
+func (w *workerConn) orphaned(d *directFiles) {
+	if d == nil {
+		return
+	}
+	if replies := d.table.orphans(); len(replies) > 0 {
+		w.b.cfg.Direct.Orphaned(w.namespace, replies)
+	}
+}
+
+// directFiles are what one worker incarnation gets for its own NATS
+// connection.
+type directFiles struct {
+	nats      *os.File // the socket, for the worker
+	tableFile *os.File // the in-flight table, for the worker
+	table     *inFlight
+	forget    func()
+}
+
+func openDirect(d *Direct, namespace string) (*directFiles, error) {
+	conn, forget, err := d.Dial(namespace)
+	if err != nil {
+		return nil, fmt.Errorf("NATS connection for the worker: %w", err)
+	}
+	table, tableFile, err := newInFlight()
+	if err != nil {
+		conn.Close()
+		forget()
+		return nil, err
+	}
+	return &directFiles{nats: conn, tableFile: tableFile, table: table, forget: forget}, nil
+}
+
+// release is for after the worker is gone (the files went with Spawn).
+func (d *directFiles) release() {
+	d.table.close()
+	d.forget()
 }
 
 // died fails everything in flight: every caller gets an answer.
@@ -485,6 +584,10 @@ type remoteRunner struct {
 	w  *workerConn
 	fn *remoteFunction
 }
+
+// ServesTriggers says whether the worker subscribes the function's
+// triggers on its own NATS connection (executor.SelfServing).
+func (r *remoteRunner) ServesTriggers() bool { return r.w.b.cfg.Direct != nil }
 
 func (r *remoteRunner) Submit(job *pool.Job) bool {
 	w, fn := r.w, r.fn

@@ -22,6 +22,7 @@ const (
 	frameUnload     = 3 // id: function
 	frameInvoke     = 4 // id: job; fields: function id, subject, reply, headers JSON, payload
 	frameHostResult = 5 // id: call; fields: status ("0" ok, "1" error), result JSON, body, has body ("1")
+	frameAttach     = 6 // id: 0; fields: connection name. Use the inherited NATS socket and in-flight table
 
 	// worker → node
 	frameCheckResult = 11 // id: request; fields: error ("" when fine)
@@ -31,6 +32,7 @@ const (
 	frameHost        = 15 // id: call; fields: function id, op, args, body, has body ("1"), deadline (unix ns)
 	frameLog         = 16 // id: function; fields: level, line
 	frameReady       = 17 // id: 0; sent once the worker has entered its sandbox
+	frameAttached    = 18 // id: 0; fields: error ("" when connected)
 )
 
 // maxFrame bounds a frame: a 10 MiB bundle or a payload up to NATS's 64 MiB

@@ -22,12 +22,12 @@ type Limits struct {
 // pid, mount, ipc, uts and network namespaces, an empty read-only root,
 // seccomp, Landlock where present, and a cgroup with limits.
 func SandboxSpawn(path string, opts ServeOptions, limits Limits, log *slog.Logger) SpawnFunc {
-	return func(namespace string, conn *os.File) (Process, error) {
+	return func(namespace string, files []*os.File) (Process, error) {
 		out := logOutput(log, namespace)
 		p, err := sandbox.Start(sandbox.Config{
 			Path:        path,
 			Env:         Env(opts),
-			ExtraFiles:  []*os.File{conn},
+			ExtraFiles:  files,
 			Stdout:      out,
 			Stderr:      out,
 			Name:        "ns-" + namespace,

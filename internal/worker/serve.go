@@ -6,13 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/engine"
+	"github.com/natsfn/natsfn/internal/executor"
 	"github.com/natsfn/natsfn/internal/pool"
 )
 
@@ -22,19 +27,29 @@ type ServeOptions struct {
 	IdleTimeout time.Duration
 	// QueueLength bounds each function's waiting jobs; 0 means 1024.
 	QueueLength int
+	// NATSFd and InFlightFd are the inherited NATS socket and in-flight
+	// table, taken up when the node sends attach; 0 when there are none.
+	NATSFd, InFlightFd int
+	// Logger receives the worker's own warnings; nil discards them.
+	Logger *slog.Logger
 }
 
 // Serve runs the worker side of the protocol on conn until the node closes
 // it: it loads functions into pools, runs invocations and sends host calls
 // to the node. It returns nil when the node hung up.
 func Serve(conn io.ReadWriter, opts ServeOptions) error {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	s := &server{
 		out:       newWriter(conn),
 		opts:      opts,
 		functions: map[uint64]*workerFunction{},
+		current:   map[string]uint64{},
 		calls:     map[uint64]chan *frame{},
 	}
 	defer s.out.close()
+	defer s.detach()
 	if err := s.out.send(frameReady, 0); err != nil {
 		return err
 	}
@@ -43,6 +58,7 @@ func Serve(conn io.ReadWriter, opts ServeOptions) error {
 		f, err := readFrame(r)
 		if err != nil {
 			s.closeAll()
+			s.detach()
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
@@ -60,13 +76,33 @@ type server struct {
 
 	mu        sync.Mutex
 	functions map[uint64]*workerFunction
+	current   map[string]uint64 // the latest version loaded, by api.FunctionKey
 	calls     map[uint64]chan *frame
 	nextCall  atomic.Uint64
+
+	// Set by attach: the worker's own NATS connection, on which functions
+	// subscribe their triggers, and the in-flight table the node reads if
+	// this process dies.
+	nc       *nats.Conn
+	inFlight *inFlight
+	closing  atomic.Bool
 }
 
+// workerFunction is a loaded function version: a pool the node sends
+// invocations to, or, attached, a pool serving its own subscriptions.
 type workerFunction struct {
-	id   uint64
-	pool *pool.Pool
+	id     uint64
+	key    string
+	pool   *pool.Pool
+	direct *executor.Function
+}
+
+func (wf *workerFunction) close() {
+	if wf.direct != nil {
+		wf.direct.Stop() // drains the subscriptions, then closes the pool
+		return
+	}
+	wf.pool.Close()
 }
 
 func (s *server) handle(f *frame) {
@@ -81,6 +117,9 @@ func (s *server) handle(f *frame) {
 		if ch != nil {
 			ch <- f
 		}
+	case frameAttach:
+		// Before any load: handled in the read loop, so loads wait for it.
+		s.attach(f)
 	case frameCheck:
 		// Checking runs untrusted top-level code: off the read loop, so
 		// invocations keep flowing meanwhile.
@@ -124,15 +163,36 @@ func (s *server) load(f *frame) {
 	console := func(level, line string) { s.out.send(frameLog, id, []byte(level), []byte(line)) }
 	cfg := pool.SpecConfig(info.Spec, prog, &remoteHost{s: s, fn: id}, console)
 	cfg.QueueLength, cfg.IdleTimeout, cfg.Done = s.opts.QueueLength, s.opts.IdleTimeout, s.done
+	if s.nc != nil {
+		wf.direct = executor.NewFunction(executor.FunctionConfig{
+			Conn: s.nc, Info: info, Logger: s.opts.Logger, Log: console, Track: s.inFlight,
+		})
+		cfg.Done = wf.direct.Callbacks().Done
+	}
 	wf.pool = pool.New(cfg)
+	if wf.direct != nil {
+		if err := wf.direct.Serve(executor.PoolRunner(wf.pool, nil)); err != nil {
+			s.out.send(frameLoadResult, id, []byte(err.Error()))
+			return
+		}
+	}
+	key := info.Spec.Key()
+	wf.key = key
 	s.mu.Lock()
 	old := s.functions[id]
 	s.functions[id] = wf
+	previous := s.functions[s.current[key]]
+	s.current[key] = id
 	s.mu.Unlock()
 	// A load can arrive twice when the node restarts this worker while a
 	// deploy is loading: the second replaces the first.
 	if old != nil {
-		old.pool.Close()
+		old.close()
+	}
+	// A new version takes over at once: the one before stops taking calls
+	// before the deploy is answered (the node unloads it later).
+	if previous != nil && previous != old && previous.direct != nil {
+		previous.direct.Retire()
 	}
 	s.out.send(frameLoadResult, id, nil)
 }
@@ -141,9 +201,12 @@ func (s *server) unload(id uint64) {
 	s.mu.Lock()
 	wf := s.functions[id]
 	delete(s.functions, id)
+	if wf != nil && s.current[wf.key] == id {
+		delete(s.current, wf.key)
+	}
 	s.mu.Unlock()
 	if wf != nil {
-		wf.pool.Close()
+		wf.close()
 	}
 	s.out.send(frameUnloaded, id)
 }
@@ -183,7 +246,43 @@ func (s *server) closeAll() {
 	s.functions = map[uint64]*workerFunction{}
 	s.mu.Unlock()
 	for _, wf := range fs {
-		wf.pool.Close()
+		wf.close()
+	}
+}
+
+// attach connects to NATS over the inherited socket and maps the in-flight
+// table: from now on loaded functions serve their own triggers.
+func (s *server) attach(f *frame) {
+	msg := ""
+	if s.opts.NATSFd == 0 || s.opts.InFlightFd == 0 {
+		msg = "no NATS connection was passed to this worker"
+	} else if t, err := mapInFlight(os.NewFile(uintptr(s.opts.InFlightFd), "inflight")); err != nil {
+		msg = err.Error()
+	} else if nc, err := connectInherited(s.opts.NATSFd, f.str(0), s.natsClosed); err != nil {
+		t.close()
+		msg = "cannot connect to NATS: " + err.Error()
+	} else {
+		s.nc, s.inFlight = nc, t
+	}
+	s.out.send(frameAttached, f.id, []byte(msg))
+}
+
+// natsClosed ends a worker whose NATS connection is gone while it still
+// serves: it can no longer take calls, and the node answers the ones in
+// flight and starts a fresh worker.
+func (s *server) natsClosed() {
+	if s.closing.Load() {
+		return
+	}
+	fmt.Fprintln(os.Stderr, "natsfn worker: the NATS connection closed; exiting")
+	os.Exit(4)
+}
+
+// detach closes the NATS connection once every function is unloaded.
+func (s *server) detach() {
+	s.closing.Store(true)
+	if s.nc != nil {
+		s.nc.Close()
 	}
 }
 

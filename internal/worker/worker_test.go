@@ -2,8 +2,10 @@ package worker
 
 import (
 	"context"
+	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,7 +33,19 @@ type harness struct {
 	nc      *nats.Conn
 }
 
-func newHarness(t *testing.T) *harness {
+// modes runs a test with both worker paths: calls through the node, and
+// workers with their own NATS connection.
+func modes(t *testing.T, test func(t *testing.T, h *harness)) {
+	for _, direct := range []bool{false, true} {
+		name := "via-node"
+		if direct {
+			name = "direct"
+		}
+		t.Run(name, func(t *testing.T) { test(t, newHarness(t, direct)) })
+	}
+}
+
+func newHarness(t *testing.T, direct bool) *harness {
 	t.Helper()
 	url := testenv.NATS(t)
 	nodeConn := testenv.Conn(t, url)
@@ -39,8 +53,28 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var d *Direct
+	if direct {
+		d = &Direct{
+			Dial: func(string) (*os.File, func(), error) {
+				c, err := net.Dial("tcp", strings.TrimPrefix(url, "nats://"))
+				if err != nil {
+					return nil, nil, err
+				}
+				defer c.Close()
+				f, err := c.(*net.TCPConn).File()
+				return f, func() {}, err
+			},
+			Orphaned: func(_ string, replies []string) {
+				for _, r := range replies {
+					nodeConn.PublishMsg(executor.ErrorReply(r, api.Errorf(api.CodeUnavailable, "function unavailable")))
+				}
+			},
+		}
+	}
 	b := NewBackend(Config{
-		Spawn: PlainSpawn(self, ServeOptions{}, nil),
+		Direct: d,
+		Spawn:  PlainSpawn(self, ServeOptions{}, nil),
 		Hosts: func(info api.FunctionInfo) (engine.Host, func(), error) {
 			svc, err := hostsvc.New(nodeConn, hostsvc.Identity{Namespace: info.Spec.Namespace, Name: info.Spec.Name}, hostsvc.Config{})
 			if err != nil {
@@ -82,8 +116,9 @@ func code(m *nats.Msg) string {
 	return m.Header.Get(api.HeaderErrorCode)
 }
 
-func TestWorkerServes(t *testing.T) {
-	h := newHarness(t)
+func TestWorkerServes(t *testing.T) { modes(t, testWorkerServes) }
+
+func testWorkerServes(t *testing.T, h *harness) {
 	h.load(t, "a", "echo", `(s, p, m) => ({ s, p, h: m.headers.X })`, "w.echo")
 	h.load(t, "a", "kv", `(s, p) => { hostServices.kv.set("k", p); return hostServices.kv.get("k") }`, "w.kv")
 	h.load(t, "a", "loop", `() => { for(;;){} }`, "w.loop")
@@ -103,7 +138,7 @@ func TestWorkerServes(t *testing.T) {
 }
 
 func TestCheckInWorker(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, false)
 	err := h.backend.Check(context.Background(), api.FunctionSpec{Namespace: "a", Name: "bad"}, []byte(`42`))
 	if err == nil || api.CodeOf(err) != 400 {
 		t.Fatalf("got %v", err)
@@ -112,8 +147,9 @@ func TestCheckInWorker(t *testing.T) {
 
 // Killing a worker answers its in-flight calls with 503, the worker comes
 // back within a second, and another namespace never notices.
-func TestKilledWorkerIsReplaced(t *testing.T) {
-	h := newHarness(t)
+func TestKilledWorkerIsReplaced(t *testing.T) { modes(t, testKilledWorkerIsReplaced) }
+
+func testKilledWorkerIsReplaced(t *testing.T, h *harness) {
 	h.load(t, "victim", "slow", `(s, p) => { const end = Date.now() + 2000; while (Date.now() < end) {} return "late" }`, "v.slow")
 	h.load(t, "victim", "fast", `() => "fast"`, "v.fast")
 	h.load(t, "bystander", "echo", `(s, p) => p`, "b.echo")
@@ -151,8 +187,9 @@ func TestKilledWorkerIsReplaced(t *testing.T) {
 	}
 }
 
-func TestWorkerHammer(t *testing.T) {
-	h := newHarness(t)
+func TestWorkerHammer(t *testing.T) { modes(t, testWorkerHammer) }
+
+func testWorkerHammer(t *testing.T, h *harness) {
 	h.load(t, "a", "echo", `(s, p) => p`, "w.hammer")
 	var wg sync.WaitGroup
 	for g := 0; g < 16; g++ {
@@ -177,9 +214,9 @@ func TestWorkerHammer(t *testing.T) {
 func TestCrashLoopBacksOff(t *testing.T) {
 	var spawns atomic.Int32
 	falseSpawn := PlainSpawn("/bin/false", ServeOptions{}, nil)
-	b := NewBackend(Config{Spawn: func(ns string, conn *os.File) (Process, error) {
+	b := NewBackend(Config{Spawn: func(ns string, files []*os.File) (Process, error) {
 		spawns.Add(1)
-		return falseSpawn(ns, conn)
+		return falseSpawn(ns, files)
 	}})
 	t.Cleanup(b.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)

@@ -1,0 +1,79 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"golang.org/x/sys/unix"
+)
+
+// The worker's own NATS connection, when the node gives it one: a TCP
+// socket the node dialled to its embedded server (the worker cannot dial:
+// no network, and seccomp kills socket and connect), which the server
+// treats as a user allowed only to subscribe in the namespace's queue
+// groups and to answer what it received.
+
+// connectInherited speaks NATS over the inherited socket fd, which it
+// takes over. The connection never reconnects: when it closes, closed is
+// called and the worker should end, so that the node starts a fresh one.
+func connectInherited(fd int, name string, closed func()) (*nats.Conn, error) {
+	// Non-blocking before os.NewFile, so the file is pollable: reads park
+	// in the netpoller rather than holding a thread.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return nil, fmt.Errorf("nats connection on fd %d: %w", fd, err)
+	}
+	d := &onceDialer{conn: fileConn{os.NewFile(uintptr(fd), "nats")}}
+	// An IP in the URL, and no lookup: a name would be resolved (a socket).
+	return nats.Connect("nats://127.0.0.1:4222",
+		nats.SkipHostLookup(),
+		nats.SetCustomDialer(d),
+		nats.Name(name),
+		nats.NoReconnect(),
+		nats.Timeout(10*time.Second),
+		nats.ClosedHandler(func(*nats.Conn) { closed() }),
+		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
+			subject := ""
+			if s != nil {
+				subject = s.Subject
+			}
+			fmt.Fprintf(os.Stderr, "natsfn worker: NATS error on %q: %v\n", subject, err)
+		}),
+	)
+}
+
+// onceDialer hands out the inherited connection once: there is nothing to
+// reconnect with.
+type onceDialer struct {
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+func (d *onceDialer) Dial(network, address string) (net.Conn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.conn
+	d.conn = nil
+	if c == nil {
+		return nil, errors.New("the node's connection is used up")
+	}
+	return c, nil
+}
+
+// fileConn is a connected socket seen through os.File, which reads and
+// writes through the netpoller like a net.Conn. (net.FileConn would set
+// TCP options, which the worker's seccomp filter does not allow; the node
+// set them before handing the socket over.)
+type fileConn struct{ *os.File }
+
+func (fileConn) LocalAddr() net.Addr  { return inheritedAddr{} }
+func (fileConn) RemoteAddr() net.Addr { return inheritedAddr{} }
+
+type inheritedAddr struct{}
+
+func (inheritedAddr) Network() string { return "tcp" }
+func (inheritedAddr) String() string  { return "inherited" }
