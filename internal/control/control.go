@@ -93,6 +93,11 @@ type Server struct {
 	opts options
 	sub  *nats.Subscription
 	sem  chan struct{}
+	// base is every request's parent context; Close cancels it, so a
+	// request waiting on something that will not come (a worker that
+	// cannot start) does not hold shutdown up.
+	base       context.Context
+	cancelBase context.CancelFunc
 
 	mu     sync.Mutex
 	closed bool
@@ -109,8 +114,10 @@ func Start(ctx context.Context, nc *nats.Conn, st *store.Store, opts ...Option) 
 		}
 	}
 	s := &Server{st: st, opts: o, sem: make(chan struct{}, maxInFlight)}
+	s.base, s.cancelBase = context.WithCancel(context.Background())
 	sub, err := nc.QueueSubscribe(api.ControlPrefix+".*.>", o.queue, s.dispatch)
 	if err != nil {
+		s.cancelBase()
 		return nil, fmt.Errorf("natsfn: control: subscribe: %w", err)
 	}
 	if _, ok := ctx.Deadline(); !ok {
@@ -120,6 +127,7 @@ func Start(ctx context.Context, nc *nats.Conn, st *store.Store, opts ...Option) 
 	}
 	if err := nc.FlushWithContext(ctx); err != nil {
 		_ = sub.Unsubscribe()
+		s.cancelBase()
 		return nil, fmt.Errorf("natsfn: control: subscribe: %w", err)
 	}
 	s.sub = sub
@@ -154,6 +162,7 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	s.cancelBase()
 	err := s.sub.Unsubscribe()
 	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrBadSubscription) {
 		err = nil

@@ -16,7 +16,7 @@ import (
 
 // serve answers one request.
 func (s *Server) serve(msg *nats.Msg) {
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	ctx, cancel := context.WithTimeout(s.base, requestTimeout)
 	defer cancel()
 	body, apiErr := s.handle(ctx, msg.Subject, msg.Data)
 	if msg.Reply == "" {

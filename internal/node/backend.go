@@ -116,5 +116,6 @@ func (n *Node) answerOrphans(namespace string, replies []string) {
 		}
 		n.nc.PublishMsg(executor.ErrorReply(reply, unavailable))
 	}
+	n.nc.Flush()
 	n.log.Warn("answered the calls a dead worker left", "namespace", namespace, "calls", len(replies)-refused, "refused", refused)
 }
