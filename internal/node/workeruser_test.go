@@ -1,0 +1,379 @@
+package node
+
+import (
+	"errors"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/natsfn/natsfn/internal/executor"
+	"github.com/natsfn/natsfn/internal/natsserver"
+)
+
+// What a namespace's worker may do on its own connection, tried against a
+// real server over a DialScoped connection, with an ordinary client on the
+// other side.
+
+const (
+	wuQuiet    = 200 * time.Millisecond // to be sure nothing comes
+	wuPatience = 5 * time.Second        // for what must come
+)
+
+// wuDialer hands nats.go the scoped connection, once.
+type wuDialer struct {
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+func (d *wuDialer) Dial(network, address string) (net.Conn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.conn
+	d.conn = nil
+	if c == nil {
+		return nil, errors.New("the scoped connection is used up")
+	}
+	return c, nil
+}
+
+func wuServer(t *testing.T) *natsserver.Server {
+	t.Helper()
+	s, err := natsserver.Start(natsserver.Config{Listen: "127.0.0.1:-1", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+// wuWorker connects as namespace's worker would, over DialScoped with
+// workerUser. nats.go's asynchronous errors arrive on the channel.
+func wuWorker(t *testing.T, s *natsserver.Server, namespace string) (*nats.Conn, <-chan error) {
+	t.Helper()
+	f, forget, err := s.DialScoped(workerUser(namespace))
+	if err != nil {
+		t.Fatalf("DialScoped: %v", err)
+	}
+	t.Cleanup(forget)
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		t.Fatalf("FileConn: %v", err)
+	}
+	errs := make(chan error, 64)
+	nc, err := nats.Connect("nats://127.0.0.1:4222",
+		nats.Name(t.Name()+"-worker"),
+		nats.SetCustomDialer(&wuDialer{conn: c}),
+		nats.SkipHostLookup(),
+		nats.NoReconnect(),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			select {
+			case errs <- err:
+			default:
+			}
+		}),
+	)
+	if err != nil {
+		c.Close()
+		t.Fatalf("connect as worker: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc, errs
+}
+
+func wuClient(t *testing.T, s *natsserver.Server) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(s.ClientURL(), nats.Name(t.Name()+"-client"), nats.NoReconnect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func wuFlush(t *testing.T, nc *nats.Conn) {
+	t.Helper()
+	if err := nc.FlushTimeout(wuPatience); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+}
+
+// wuViolation waits for a permissions violation whose text contains want.
+func wuViolation(t *testing.T, errs <-chan error, want string) {
+	t.Helper()
+	deadline := time.After(wuPatience)
+	for {
+		select {
+		case err := <-errs:
+			if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), "Permissions Violation") && strings.Contains(err.Error(), want) {
+				return
+			}
+			t.Logf("other async error: %v", err)
+		case <-deadline:
+			t.Fatalf("no permissions violation containing %q", want)
+		}
+	}
+}
+
+// wuViolations waits for a permissions violation for each of wants, in any
+// order.
+func wuViolations(t *testing.T, errs <-chan error, wants []string) {
+	t.Helper()
+	missing := map[string]bool{}
+	for _, w := range wants {
+		missing[w] = true
+	}
+	deadline := time.After(wuPatience)
+	for len(missing) > 0 {
+		select {
+		case err := <-errs:
+			found := false
+			if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), "Permissions Violation") {
+				for w := range missing {
+					// The server's text ends with the subject (and queue).
+					if strings.HasSuffix(err.Error(), w) {
+						delete(missing, w)
+						found = true
+						break
+					}
+				}
+			}
+			if !found {
+				t.Logf("other async error: %v", err)
+			}
+		case <-deadline:
+			t.Fatalf("no permissions violations for %q", slices.Sorted(maps.Keys(missing)))
+		}
+	}
+}
+
+func wuNoError(t *testing.T, errs <-chan error) {
+	t.Helper()
+	select {
+	case err := <-errs:
+		t.Fatalf("unexpected async error: %v", err)
+	default:
+	}
+}
+
+// wuNothing checks no message arrives on ch for a while.
+func wuNothing(t *testing.T, ch <-chan *nats.Msg, what string) {
+	t.Helper()
+	select {
+	case m := <-ch:
+		t.Fatalf("%s: got %q on %s, want nothing", what, m.Data, m.Subject)
+	case <-time.After(wuQuiet):
+	}
+}
+
+func wuNext(t *testing.T, sub *nats.Subscription) *nats.Msg {
+	t.Helper()
+	m, err := sub.NextMsg(wuPatience)
+	if err != nil {
+		t.Fatalf("%s: %v", sub.Subject, err)
+	}
+	return m
+}
+
+func TestWorkerUser(t *testing.T) {
+	s := wuServer(t)
+	client := wuClient(t, s)
+
+	t.Run("own queue group serves and answers", func(t *testing.T) {
+		w, errs := wuWorker(t, s, "a")
+		sub, err := w.QueueSubscribe("a.echo", executor.QueueGroup("a", "echo"), func(m *nats.Msg) {
+			m.Respond(append([]byte("echo:"), m.Data...))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+		wuFlush(t, w)
+		reply, err := client.Request("a.echo", []byte("hi"), wuPatience)
+		if err != nil {
+			t.Fatalf("request: %v", err)
+		}
+		if string(reply.Data) != "echo:hi" {
+			t.Fatalf("reply %q", reply.Data)
+		}
+		wuFlush(t, w)
+		wuNoError(t, errs)
+	})
+
+	t.Run("one reply per message", func(t *testing.T) {
+		w, errs := wuWorker(t, s, "a")
+		sub, err := w.QueueSubscribe("a.echo", executor.QueueGroup("a", "echo"), func(m *nats.Msg) {
+			m.Respond([]byte("first"))
+			m.Respond([]byte("second"))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+		wuFlush(t, w)
+		const inbox = "_INBOX.test.1"
+		replies := make(chan *nats.Msg, 8)
+		rsub, err := client.ChanSubscribe(inbox, replies)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rsub.Unsubscribe()
+		wuFlush(t, client)
+		if err := client.PublishRequest("a.echo", inbox, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-replies:
+			if string(m.Data) != "first" {
+				t.Fatalf("reply %q, want first", m.Data)
+			}
+		case <-time.After(wuPatience):
+			t.Fatal("no reply")
+		}
+		wuViolation(t, errs, `Publish to "`+inbox+`"`)
+		wuNothing(t, replies, "second reply")
+	})
+
+	t.Run("publish refused", func(t *testing.T) {
+		w, errs := wuWorker(t, s, "a")
+		got := make(chan *nats.Msg, 64)
+		var wants []string
+		for _, c := range []struct{ subject, reply string }{
+			{"orders.new", ""},
+			{"a.echo", ""},
+			{"_INBOX.forged", ""},
+			{"$JS.API.STREAM.CREATE.evil", ""},
+			{"orders.request", "_INBOX.worker"}, // a request is a publish too
+		} {
+			sub, err := client.ChanSubscribe(c.subject, got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Unsubscribe()
+			wuFlush(t, client)
+			msg := &nats.Msg{Subject: c.subject, Reply: c.reply, Data: []byte("forged")}
+			if err := w.PublishMsg(msg); err != nil {
+				t.Fatal(err)
+			}
+			wants = append(wants, `Publish to "`+c.subject+`"`)
+		}
+		wuFlush(t, w)
+		wuViolations(t, errs, wants)
+		wuNothing(t, got, "client")
+		if !w.IsConnected() {
+			t.Fatal("worker connection closed after violations")
+		}
+	})
+
+	t.Run("subscriptions refused", func(t *testing.T) {
+		// One worker tries them all; each is refused on its own.
+		w, errs := wuWorker(t, s, "a")
+		got := make(chan *nats.Msg, 64)
+		var wants, publish []string
+		for _, c := range []struct {
+			subject, queue, publish string
+		}{
+			{"a.echo", "", "a.echo"},                         // no queue group
+			{"b.echo", "natsfn.b.echo", "b.echo"},            // another namespace
+			{"a.echo", "natsfn.b.echo", "a.echo"},            // another namespace's group
+			{"a.echo", "natsfn.ab.echo", "a.echo"},           // a namespace a is a prefix of
+			{"a.echo", "natsfn.a", "a.echo"},                 // the namespace's group itself
+			{"a.echo", "natsfn.a.echo.x", "a.echo"},          // too deep
+			{"a.echo", "a.echo", "a.echo"},                   // not natsfn's
+			{"_INBOX.>", "natsfn.a.x", "_INBOX.secret"},      // inboxes
+			{"_INBOX.secret", "natsfn.a.x", "_INBOX.secret"}, // an inbox
+			{"$JS.API.>", "natsfn.a.x", "$JS.API.INFO"},      // JetStream API
+			{"$JS.>", "natsfn.a.x", "$JS.ACK.x"},             // JetStream
+			{"$SYS.>", "natsfn.a.x", "$SYS.x"},               // system
+			{"$KV.>", "natsfn.a.x", "$KV.bucket.key"},        // KV
+			{"$O.>", "natsfn.a.x", "$O.bucket.x"},            // object store
+			{"$NATSFN.>", "natsfn.a.x", "$NATSFN.x"},         // natsfn's control API
+			{"$SRV.>", "natsfn.a.x", "$SRV.PING"},            // services
+			{"_R_.>", "natsfn.a.x", "_R_.x"},                 // old-style replies
+		} {
+			var err error
+			want := `Subscription to "` + c.subject + `"`
+			if c.queue == "" {
+				_, err = w.ChanSubscribe(c.subject, got)
+			} else {
+				_, err = w.ChanQueueSubscribe(c.subject, c.queue, got)
+				want += ` using queue "` + c.queue + `"`
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wants = append(wants, want)
+			publish = append(publish, c.publish)
+		}
+		wuFlush(t, w)
+		wuViolations(t, errs, wants)
+		for _, subj := range publish {
+			if err := client.Publish(subj, []byte("secret")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wuFlush(t, client)
+		wuNothing(t, got, "worker")
+	})
+
+	t.Run("wildcard filtered at delivery", func(t *testing.T) {
+		w, errs := wuWorker(t, s, "a")
+		got := make(chan *nats.Msg, 64)
+		sub, err := w.ChanQueueSubscribe(">", executor.QueueGroup("a", "x"), got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+		wuFlush(t, w)
+		wuNoError(t, errs)
+		// In order, so what passes the filter would come before a.other.
+		for _, subj := range []string{"_INBOX.secret", "_INBOX.test.2", "$JS.API.INFO", "$JS.ACK.x", "$KV.bucket.key",
+			"$O.bucket.x", "$NATSFN.x", "$SYS.x", "$SRV.PING", "_R_.x", "a.other"} {
+			if err := client.Publish(subj, []byte(subj)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wuFlush(t, client)
+		select {
+		case m := <-got:
+			if m.Subject != "a.other" {
+				t.Fatalf("worker got %q on %s", m.Data, m.Subject)
+			}
+		case <-time.After(wuPatience):
+			t.Fatal("a.other did not come")
+		}
+		wuNothing(t, got, ">")
+		wuNoError(t, errs)
+
+		// Replies to the client's own requests are inbox traffic too.
+		reqs, err := client.SubscribeSync("b.secret")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer reqs.Unsubscribe()
+		wuFlush(t, client)
+		go client.Request("b.secret", []byte("q"), wuPatience)
+		m := wuNext(t, reqs)
+		// The worker sees the request (a non-reserved subject) ...
+		select {
+		case wm := <-got:
+			if wm.Subject != "b.secret" {
+				t.Fatalf("worker got %s, want b.secret", wm.Subject)
+			}
+		case <-time.After(wuPatience):
+			t.Fatal("worker did not get b.secret")
+		}
+		// ... but not the answer someone else gives.
+		if err := m.Respond([]byte("answer")); err != nil {
+			t.Fatal(err)
+		}
+		wuFlush(t, client)
+		wuNothing(t, got, "the reply to b.secret")
+	})
+}
