@@ -105,6 +105,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown command", []string{"deplyo"}, 2, `unknown command "deplyo"`},
 		{"unknown global flag", []string{"--bogus", "ls"}, 2, "not defined: -bogus"},
 		{"bad namespace", []string{"ls", "-n", "Bad"}, 2, "namespace"},
+		{"bench no rounds", []string{"bench", "--rounds", "0"}, 2, "--rounds must be positive"},
+		{"bench bad subject", []string{"bench", "a..b"}, 2, "subject"},
 
 		{"deploy no file", []string{"deploy", "--trigger", "x"}, 2, "deploy needs FILE"},
 		{"deploy no trigger", []string{"deploy", fn}, 2, "--trigger"},

@@ -48,15 +48,16 @@ func BenchmarkWarmEcho(b *testing.B) {
 	}
 }
 
-// BenchmarkRSSGrowth reports how much the process's resident memory grows
-// over 100,000 warm calls (NATSFN_BENCH_CALLS to change) after a warm-up of
-// 20,000. In process (sandbox none), so that one RSS covers everything.
+// BenchmarkRSSGrowth reports how much resident memory grows over 100,000
+// warm calls (NATSFN_BENCH_CALLS to change) after a warm-up of 20,000: the
+// node's process, functions in it (NATSFN_BENCH_SANDBOX=none, the default),
+// or the node and its worker (=process).
 func BenchmarkRSSGrowth(b *testing.B) {
 	calls := 100000
 	if v, err := strconv.Atoi(os.Getenv("NATSFN_BENCH_CALLS")); err == nil && v > 0 {
 		calls = v
 	}
-	n := startNode(b, Config{Sandbox: "none"})
+	n := startNode(b, Config{Sandbox: cmp.Or(os.Getenv("NATSFN_BENCH_SANDBOX"), "none")})
 	c, _ := newClient(b, n.ClientURL())
 	deploy(b, c, "echo", `(s, p) => ({ s, p: p.text() })`, "rss")
 	requester := testenv.Conn(b, n.ClientURL())
@@ -69,11 +70,11 @@ func BenchmarkRSSGrowth(b *testing.B) {
 	for b.Loop() {
 		run(20000)
 		debug.FreeOSMemory()
-		before := rss(b)
+		before := rssWithWorkers(b)
 		start := time.Now()
 		run(calls)
 		debug.FreeOSMemory()
-		after := rss(b)
+		after := rssWithWorkers(b)
 		b.ReportMetric(float64(after-before)/float64(before)*100, "rss-growth-%")
 		b.ReportMetric(float64(after)/(1<<20), "rss-MiB")
 		b.ReportMetric(float64(calls)/time.Since(start).Seconds(), "req/s")
@@ -87,6 +88,15 @@ func rss(b *testing.B) int64 {
 		b.Skip("no VmRSS in /proc")
 	}
 	return n
+}
+
+// rssWithWorkers is this process's resident set plus its workers'.
+func rssWithWorkers(b *testing.B) int64 {
+	total := rss(b)
+	for _, pid := range childPids() {
+		total += rssOf(pid)
+	}
+	return total
 }
 
 // rssOf reads a process's resident set size, 0 when unknown.
