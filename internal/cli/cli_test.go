@@ -165,6 +165,7 @@ func TestBadInput(t *testing.T) {
 		{"kv no node", []string{"kv", "x", "ls", "-s", dead}, 1, "cannot connect"},
 
 		{"up bad sandbox", []string{"up", "--sandbox", "docker"}, 2, "--sandbox"},
+		{"up negative max isolates", []string{"up", "--max-isolates", "-1"}, 2, "--max-isolates"},
 		{"up bad worker memory", []string{"up", "--worker-memory", "1KiB"}, 2, "--worker-memory"},
 		{"up unparsable worker memory", []string{"up", "--worker-memory", "lots"}, 2, "--worker-memory"},
 		{"up extra", []string{"up", "now"}, 2, "unexpected argument"},

@@ -33,6 +33,7 @@ type nodeFlags struct {
 	data         string
 	sandbox      string
 	workerMemory string
+	maxIsolates  int
 	services     string
 	disable      listFlag
 	httpAllow    listFlag
@@ -44,6 +45,7 @@ func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
 	fs.StringVar(&f.data, "data", "", "the `DIR` holding the embedded server's JetStream data "+dataUsage)
 	fs.StringVar(&f.sandbox, "sandbox", "auto", "how functions are isolated: `auto|process|none`")
 	fs.StringVar(&f.workerMemory, "worker-memory", "2GiB", "the memory `LIMIT` of each namespace's worker process (its cgroup)")
+	fs.IntVar(&f.maxIsolates, "max-isolates", 0, "at most `N` isolates alive at once per namespace (in process: in all); the longest idle go first (default: one per 4 MiB of --worker-memory)")
 	fs.StringVar(&f.services, "services", "", "a JSON `FILE` with every function's host-service limits (docs/host-services.md)")
 	fs.Var(&f.disable, "disable", "turn a host `SERVICE` (http, kv, objectStore, messaging) off for every function; repeatable")
 	fs.Var(&f.httpAllow, "http-allow", "a `HOST|CIDR` every function may reach over HTTP although the egress policy refuses it; repeatable")
@@ -60,6 +62,9 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 	workerMemory, err := parseBytes(f.workerMemory)
 	if err != nil || workerMemory < 64<<20 {
 		return node.Config{}, usageErrorf("--worker-memory %q: want a size of at least 64MiB, such as 2GiB", f.workerMemory)
+	}
+	if f.maxIsolates < 0 {
+		return node.Config{}, usageErrorf("--max-isolates %d: want a positive number", f.maxIsolates)
 	}
 	var services node.ServicesFile
 	var servicesCfg node.Services
@@ -95,6 +100,7 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 		Sandbox:   f.sandbox,
 		// A worker runs many isolates: its limit is its namespace's budget.
 		WorkerMemory: workerMemory,
+		MaxIsolates:  f.maxIsolates,
 		Services:     servicesCfg,
 	}, nil
 }

@@ -22,6 +22,8 @@ type Local struct {
 	IdleTimeout time.Duration
 	// QueueLength bounds the jobs waiting for an isolate; 0 means 1024.
 	QueueLength int
+	// Budget bounds the isolates of all functions together; nil: no bound.
+	Budget *pool.Budget
 
 	programs engine.ProgramCache
 }
@@ -55,7 +57,7 @@ func (l *Local) Start(info api.FunctionInfo, script []byte, cb Callbacks) (Runne
 		}
 	}
 	cfg := pool.SpecConfig(info.Spec, prog, host, cb.Console)
-	cfg.QueueLength, cfg.IdleTimeout, cfg.Done = l.QueueLength, l.IdleTimeout, cb.Done
+	cfg.QueueLength, cfg.IdleTimeout, cfg.Done, cfg.Budget = l.QueueLength, l.IdleTimeout, cb.Done, l.Budget
 	p := pool.New(cfg)
 	return PoolRunner(p, release), nil
 }

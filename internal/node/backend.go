@@ -11,6 +11,7 @@ import (
 
 	"github.com/natsfn/natsfn/internal/executor"
 	"github.com/natsfn/natsfn/internal/hostsvc"
+	"github.com/natsfn/natsfn/internal/pool"
 	"github.com/natsfn/natsfn/internal/sandbox"
 	"github.com/natsfn/natsfn/internal/worker"
 )
@@ -25,7 +26,7 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 	switch cfg.Sandbox {
 	case "none":
 		n.log.Warn("SANDBOX OFF: functions run inside the node process, isolated by V8 isolates only (--sandbox=none); do not run untrusted code like this")
-		return &executor.Local{Hosts: n.hosts, IdleTimeout: cfg.IdleTimeout}, nil
+		return &executor.Local{Hosts: n.hosts, IdleTimeout: cfg.IdleTimeout, Budget: pool.NewBudget(cfg.MaxIsolates)}, nil
 	case "", "auto", "process":
 		path := cfg.WorkerPath
 		if path == "" {
@@ -34,7 +35,7 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 				return nil, fmt.Errorf("natsfn: cannot find my own executable to start workers: %w", err)
 			}
 		}
-		opts := worker.ServeOptions{IdleTimeout: cfg.IdleTimeout}
+		opts := worker.ServeOptions{IdleTimeout: cfg.IdleTimeout, MaxIsolates: cfg.MaxIsolates}
 		spawn := worker.SandboxSpawn(path, opts, worker.Limits{MemoryBytes: cfg.WorkerMemory, Pids: cfg.WorkerPids},
 			cfg.Logger.With("subsystem", "worker"))
 		if err := sandbox.Check(); err != nil {

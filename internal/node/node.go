@@ -45,6 +45,10 @@ type Config struct {
 	// DefaultWorkerPids.
 	WorkerMemory int64
 	WorkerPids   int
+	// MaxIsolates bounds the isolates alive at once in each worker (in
+	// process: in the node), the longest idle disposed first; 0 means one
+	// per isolateBudgetBytes of WorkerMemory.
+	MaxIsolates int
 	// Name identifies this node in logs; the host name by default.
 	Name string
 	// Logger receives the node's log, the embedded server's included.
@@ -60,6 +64,11 @@ const (
 	DefaultWorkerMemory = 2 << 30
 	DefaultWorkerPids   = 512
 )
+
+// isolateBudgetBytes is what the default isolate budget allows for each
+// isolate: a served echo's isolate takes about 1 MiB, and room is left for
+// heaps that grow (docs/performance.md).
+const isolateBudgetBytes = 4 << 20
 
 // Node is a running natsfn node.
 type Node struct {
@@ -93,6 +102,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.WorkerPids == 0 {
 		cfg.WorkerPids = DefaultWorkerPids
+	}
+	if cfg.MaxIsolates == 0 {
+		cfg.MaxIsolates = int(max(16, cfg.WorkerMemory/isolateBudgetBytes))
 	}
 	if err := cfg.Services.Config.Validate(); err != nil {
 		return nil, err

@@ -204,3 +204,25 @@ func TestRemove(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The isolate budget holds in a namespace's worker: a third function's
+// isolate sends away the one idle the longest, whose module state starts
+// over, while the one used more recently keeps its own.
+func TestIsolateBudget(t *testing.T) {
+	n := startNode(t, Config{MaxIsolates: 2})
+	c, nc := newClient(t, n.ClientURL())
+	for _, name := range []string{"a", "b", "c"} {
+		deploy(t, c, name, `let n = 0; (() => String(++n))`, "budget."+name)
+	}
+	call := func(name string) string { return string(invoke(t, nc, "budget."+name, nil).Data) }
+	call("a")
+	call("b")
+	call("a")
+	call("c") // over the budget: b goes
+	if got := call("a"); got != "3" {
+		t.Fatalf("a, used recently, lost its isolate: %s", got)
+	}
+	if got := call("b"); got != "1" {
+		t.Fatalf("b, idle the longest, kept its isolate: %s", got)
+	}
+}

@@ -43,7 +43,10 @@ type Config struct {
 	QueueLength int
 	// IdleTimeout disposes an isolate unused this long.
 	IdleTimeout time.Duration
-	Done        DoneFunc
+	// Budget, shared by the pools of a process, bounds their isolates;
+	// nil means no bound beyond Concurrency.
+	Budget *Budget
+	Done   DoneFunc
 }
 
 // SpecConfig is the configuration a function spec asks for: its heap,
@@ -138,11 +141,15 @@ func (p *Pool) spawn() {
 func (p *Pool) work() {
 	defer p.wg.Done()
 	var iso *engine.Isolate
-	defer func() {
+	held := p.cfg.Budget.holder()
+	drop := func() {
 		if iso != nil {
 			iso.Dispose()
+			iso = nil
 		}
-	}()
+		held.release()
+	}
+	defer drop()
 	// The idle timer is not reset per job: when it fires, it checks when
 	// the isolate was last used and sleeps again for the rest.
 	idle := time.NewTimer(p.cfg.IdleTimeout)
@@ -150,18 +157,36 @@ func (p *Pool) work() {
 	armed := true
 	var lastUsed time.Time
 	for {
+		// An eviction comes first: a job waiting as well would otherwise
+		// run on the isolate the budget already counted as gone.
+		select {
+		case <-held.evicted():
+			drop()
+		default:
+		}
 		p.idle.Add(1)
+		held.idle()
 		select {
 		case job, ok := <-p.jobs:
 			p.idle.Add(-1)
+			held.busy()
 			if !ok {
 				return
 			}
+			if iso == nil {
+				held.acquire()
+			}
 			iso, lastUsed = p.run(iso, job)
+			if iso == nil {
+				held.release()
+			}
 			if !armed && iso != nil {
 				idle.Reset(p.cfg.IdleTimeout)
 				armed = true
 			}
+		case <-held.evicted():
+			p.idle.Add(-1)
+			drop()
 		case <-idle.C:
 			p.idle.Add(-1)
 			armed = false
@@ -173,8 +198,8 @@ func (p *Pool) work() {
 				armed = true
 				continue
 			}
-			iso.Dispose()
-			iso = nil
+			held.busy()
+			drop()
 		}
 	}
 }

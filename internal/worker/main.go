@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -15,11 +16,12 @@ import (
 )
 
 // envWorker marks a process started by Spawn as a worker; natsfn's main
-// (and test binaries) call Main when it is set. envIdle carries the node's
-// isolate idle timeout.
+// (and test binaries) call Main when it is set. envIdle and envBudget
+// carry the node's isolate idle timeout and isolate budget.
 const (
 	envWorker = "NATSFN_WORKER"
 	envIdle   = "NATSFN_WORKER_IDLE_TIMEOUT"
+	envBudget = "NATSFN_WORKER_MAX_ISOLATES"
 )
 
 // Env returns the environment a worker process needs besides the node's
@@ -28,6 +30,9 @@ func Env(opts ServeOptions) []string {
 	env := []string{envWorker + "=1"}
 	if opts.IdleTimeout > 0 {
 		env = append(env, envIdle+"="+opts.IdleTimeout.String())
+	}
+	if opts.MaxIsolates > 0 {
+		env = append(env, envBudget+"="+strconv.Itoa(opts.MaxIsolates))
 	}
 	return env
 }
@@ -55,6 +60,9 @@ func Main(enter func() error) int {
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if d, err := time.ParseDuration(os.Getenv(envIdle)); err == nil {
 		opts.IdleTimeout = d
+	}
+	if n, err := strconv.Atoi(os.Getenv(envBudget)); err == nil {
+		opts.MaxIsolates = n
 	}
 	runtime.GOMAXPROCS(workerProcs(runtime.NumCPU()))
 	if err := Serve(conn, opts); err != nil {

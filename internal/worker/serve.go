@@ -27,6 +27,9 @@ type ServeOptions struct {
 	IdleTimeout time.Duration
 	// QueueLength bounds each function's waiting jobs; 0 means 1024.
 	QueueLength int
+	// MaxIsolates bounds the isolates of all functions together; 0: no
+	// bound.
+	MaxIsolates int
 	// NATSFd and InFlightFd are the inherited NATS socket and in-flight
 	// table, taken up when the node sends attach; 0 when there are none.
 	NATSFd, InFlightFd int
@@ -44,6 +47,7 @@ func Serve(conn io.ReadWriter, opts ServeOptions) error {
 	s := &server{
 		out:       newWriter(conn),
 		opts:      opts,
+		budget:    pool.NewBudget(opts.MaxIsolates),
 		functions: map[uint64]*workerFunction{},
 		current:   map[string]uint64{},
 		calls:     map[uint64]chan *frame{},
@@ -73,6 +77,7 @@ type server struct {
 	opts ServeOptions
 
 	programs engine.ProgramCache
+	budget   *pool.Budget
 
 	mu        sync.Mutex
 	functions map[uint64]*workerFunction
@@ -162,7 +167,7 @@ func (s *server) load(f *frame) {
 	wf := &workerFunction{id: id}
 	console := func(level, line string) { s.out.send(frameLog, id, []byte(level), []byte(line)) }
 	cfg := pool.SpecConfig(info.Spec, prog, &remoteHost{s: s, fn: id}, console)
-	cfg.QueueLength, cfg.IdleTimeout, cfg.Done = s.opts.QueueLength, s.opts.IdleTimeout, s.done
+	cfg.QueueLength, cfg.IdleTimeout, cfg.Done, cfg.Budget = s.opts.QueueLength, s.opts.IdleTimeout, s.done, s.budget
 	if s.nc != nil {
 		wf.direct = executor.NewFunction(executor.FunctionConfig{
 			Conn: s.nc, Info: info, Logger: s.opts.Logger, Log: console, Track: s.inFlight,
