@@ -1,15 +1,16 @@
-package natsserver
+package natsserver_test
 
 import (
 	"errors"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/natsfn/natsfn/internal/natsserver"
+	"github.com/natsfn/natsfn/internal/testenv"
 )
 
 // quiet is how long a test waits to be sure a message does not come.
@@ -18,63 +19,32 @@ const quiet = 200 * time.Millisecond
 // patience bounds the waits for what must come.
 const patience = 5 * time.Second
 
-// onceDialer hands nats.go a connection dialled elsewhere, once, as the
-// worker does with the socket the node gives it.
-type onceDialer struct {
-	mu   sync.Mutex
-	conn net.Conn
-}
-
-func (d *onceDialer) Dial(network, address string) (net.Conn, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c := d.conn
-	d.conn = nil
-	if c == nil {
-		return nil, errors.New("the scoped connection is used up")
-	}
-	return c, nil
-}
-
 // scopedConn connects nats.go over a DialScoped connection for user. The
 // errors nats.go reports asynchronously (permissions violations) arrive on
 // the returned channel. forget is also called when the test ends.
-func scopedConn(t *testing.T, s *Server, user *server.User, opts ...nats.Option) (nc *nats.Conn, errs <-chan error, forget func()) {
+func scopedConn(t *testing.T, s *natsserver.Server, user *server.User, opts ...nats.Option) (nc *nats.Conn, errs <-chan error, forget func()) {
 	t.Helper()
 	f, forget, err := s.DialScoped(user)
 	if err != nil {
 		t.Fatalf("DialScoped: %v", err)
 	}
 	t.Cleanup(forget)
-	c, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		t.Fatalf("FileConn: %v", err)
-	}
-	ch := make(chan error, 64)
-	opts = append([]nats.Option{
-		nats.Name(t.Name() + "-scoped"),
-		nats.SetCustomDialer(&onceDialer{conn: c}),
-		nats.SkipHostLookup(),
-		nats.NoReconnect(),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			select {
-			case ch <- err:
-			default:
-			}
-		}),
-	}, opts...)
-	nc, err = nats.Connect("nats://127.0.0.1:4222", opts...)
-	if err != nil {
-		c.Close()
-		t.Fatalf("connect over the scoped connection: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	return nc, ch, forget
+	nc, errs = testenv.ConnOver(t, f, append([]nats.Option{nats.Name(t.Name() + "-scoped")}, opts...)...)
+	return nc, errs, forget
 }
 
-// plainConn is an ordinary client of s.
-func plainConn(t *testing.T, s *Server, opts ...nats.Option) *nats.Conn {
+// start starts a server on a free port that stops when the test ends.
+func start(t *testing.T) *natsserver.Server {
+	t.Helper()
+	s, err := natsserver.Start(natsserver.Config{Listen: "127.0.0.1:-1", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+func plainConn(t *testing.T, s *natsserver.Server, opts ...nats.Option) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(s.ClientURL(), append([]nats.Option{nats.Name(t.Name()), nats.NoReconnect()}, opts...)...)
 	if err != nil {
@@ -175,7 +145,7 @@ func canDoAnything(t *testing.T, nc *nats.Conn) {
 }
 
 // connInfo finds the server's view of the connection named name.
-func connInfo(t *testing.T, s *Server, name string) *server.ConnInfo {
+func connInfo(t *testing.T, s *natsserver.Server, name string) *server.ConnInfo {
 	t.Helper()
 	cz, err := s.Inner().Connz(&server.ConnzOptions{Username: true, Limit: 1024})
 	if err != nil {
@@ -200,7 +170,7 @@ func noPublishUser() *server.User {
 }
 
 func TestScopedConnectionIsRestricted(t *testing.T) {
-	s := start(t, Config{})
+	s := start(t)
 	plain := plainConn(t, s)
 	scoped, errs, _ := scopedConn(t, s, noPublishUser())
 
@@ -246,7 +216,7 @@ func TestScopedConnectionIsRestricted(t *testing.T) {
 }
 
 func TestScopedConnectionIgnoresCredentials(t *testing.T) {
-	s := start(t, Config{})
+	s := start(t)
 	plain := plainConn(t, s)
 	// Whatever it presents, the scoped connection is its user.
 	scoped, errs, _ := scopedConn(t, s, noPublishUser(), nats.UserInfo("admin", "admin"))
@@ -267,7 +237,7 @@ func TestScopedConnectionIgnoresCredentials(t *testing.T) {
 }
 
 func TestScopedOrdinaryClientsUnaffected(t *testing.T) {
-	s := start(t, Config{})
+	s := start(t)
 	// A scoped connection is open, and ordinary clients are not restricted.
 	scopedConn(t, s, noPublishUser())
 
@@ -289,7 +259,7 @@ func TestScopedOrdinaryClientsUnaffected(t *testing.T) {
 }
 
 func TestScopedForget(t *testing.T) {
-	s := start(t, Config{})
+	s := start(t)
 	plain := plainConn(t, s)
 	scoped, errs, forget := scopedConn(t, s, noPublishUser())
 	forget()

@@ -3,10 +3,8 @@ package node
 import (
 	"errors"
 	"maps"
-	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 
 	"github.com/natsfn/natsfn/internal/executor"
 	"github.com/natsfn/natsfn/internal/natsserver"
+	"github.com/natsfn/natsfn/internal/testenv"
 )
 
 // What a namespace's worker may do on its own connection, tried against a
@@ -24,23 +23,6 @@ const (
 	wuQuiet    = 200 * time.Millisecond // to be sure nothing comes
 	wuPatience = 5 * time.Second        // for what must come
 )
-
-// wuDialer hands nats.go the scoped connection, once.
-type wuDialer struct {
-	mu   sync.Mutex
-	conn net.Conn
-}
-
-func (d *wuDialer) Dial(network, address string) (net.Conn, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c := d.conn
-	d.conn = nil
-	if c == nil {
-		return nil, errors.New("the scoped connection is used up")
-	}
-	return c, nil
-}
 
 func wuServer(t *testing.T) *natsserver.Server {
 	t.Helper()
@@ -61,30 +43,7 @@ func wuWorker(t *testing.T, s *natsserver.Server, namespace string) (*nats.Conn,
 		t.Fatalf("DialScoped: %v", err)
 	}
 	t.Cleanup(forget)
-	c, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		t.Fatalf("FileConn: %v", err)
-	}
-	errs := make(chan error, 64)
-	nc, err := nats.Connect("nats://127.0.0.1:4222",
-		nats.Name(t.Name()+"-worker"),
-		nats.SetCustomDialer(&wuDialer{conn: c}),
-		nats.SkipHostLookup(),
-		nats.NoReconnect(),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			select {
-			case errs <- err:
-			default:
-			}
-		}),
-	)
-	if err != nil {
-		c.Close()
-		t.Fatalf("connect as worker: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	return nc, errs
+	return testenv.ConnOver(t, f, nats.Name(t.Name()+"-worker"))
 }
 
 func wuClient(t *testing.T, s *natsserver.Server) *nats.Conn {
