@@ -73,7 +73,8 @@ func Main(enter func() error) int {
 }
 
 // workerProcs is the worker's GOMAXPROCS: half the CPUs. JavaScript runs
-// inside cgo calls, which hold no P, so isolates still run in parallel on
+// inside cgo calls, and a cgo call that runs past a scheduler tick (20 µs)
+// gives up its P, so long-running JavaScript still runs in parallel on
 // every CPU; the Go side (NATS, the node's frames) is light, and fewer Ps
 // mean fewer threads spinning for work on CPUs the NATS server and V8 need.
 // On two CPUs one P took throughput with 32 calls in flight from 0.63x to

@@ -62,7 +62,6 @@ func Serve(conn io.ReadWriter, opts ServeOptions) error {
 		f, err := readFrame(r)
 		if err != nil {
 			s.closeAll()
-			s.detach()
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
