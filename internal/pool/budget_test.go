@@ -22,12 +22,20 @@ func TestBudgetEvictsLongestIdle(t *testing.T) {
 		t.Cleanup(p.Close)
 		return p
 	}
+	// call returns once the pool's worker is idle again: only then does
+	// its isolate count as idle for the budget.
 	call := func(p *Pool) string {
 		t.Helper()
 		if !p.Submit(&Job{}) {
 			t.Fatal("refused")
 		}
-		return <-results
+		got := <-results
+		for deadline := time.Now().Add(5 * time.Second); p.idle.Load() != 1; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the worker did not go idle")
+			}
+		}
+		return got
 	}
 	a, b, c := newPool(), newPool(), newPool()
 	call(a)

@@ -164,8 +164,8 @@ func (p *Pool) work() {
 			drop()
 		default:
 		}
-		p.idle.Add(1)
 		held.idle()
+		p.idle.Add(1)
 		select {
 		case job, ok := <-p.jobs:
 			p.idle.Add(-1)
