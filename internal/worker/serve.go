@@ -184,8 +184,11 @@ func (s *server) load(f *frame) {
 	wf.key = key
 	s.mu.Lock()
 	old := s.functions[id]
+	var previous *workerFunction // the version this one replaces
+	if pid, ok := s.current[key]; ok && pid != id {
+		previous = s.functions[pid]
+	}
 	s.functions[id] = wf
-	previous := s.functions[s.current[key]]
 	s.current[key] = id
 	s.mu.Unlock()
 	// A load can arrive twice when the node restarts this worker while a
@@ -195,7 +198,7 @@ func (s *server) load(f *frame) {
 	}
 	// A new version takes over at once: the one before stops taking calls
 	// before the deploy is answered (the node unloads it later).
-	if previous != nil && previous != old && previous.direct != nil {
+	if previous != nil && previous.direct != nil {
 		previous.direct.Retire()
 	}
 	s.out.send(frameLoadResult, id, nil)
