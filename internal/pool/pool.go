@@ -164,12 +164,12 @@ func (p *Pool) work() {
 			drop()
 		default:
 		}
-		held.idle()
+		held.idle(lastUsed.UnixNano())
 		p.idle.Add(1)
 		select {
 		case job, ok := <-p.jobs:
 			p.idle.Add(-1)
-			held.busy()
+			held.working()
 			if !ok {
 				return
 			}
@@ -198,7 +198,6 @@ func (p *Pool) work() {
 				armed = true
 				continue
 			}
-			held.busy()
 			drop()
 		}
 	}

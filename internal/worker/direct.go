@@ -3,6 +3,7 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -21,7 +22,7 @@ import (
 // connectInherited speaks NATS over the inherited socket fd, which it
 // takes over. The connection never reconnects: when it closes, closed is
 // called and the worker should end, so that the node starts a fresh one.
-func connectInherited(fd int, name string, closed func()) (*nats.Conn, error) {
+func connectInherited(fd int, name string, log *slog.Logger, closed func()) (*nats.Conn, error) {
 	// Non-blocking before os.NewFile, so the file is pollable: reads park
 	// in the netpoller rather than holding a thread.
 	if err := unix.SetNonblock(fd, true); err != nil {
@@ -41,7 +42,7 @@ func connectInherited(fd int, name string, closed func()) (*nats.Conn, error) {
 			if s != nil {
 				subject = s.Subject
 			}
-			fmt.Fprintf(os.Stderr, "natsfn worker: NATS error on %q: %v\n", subject, err)
+			log.Warn("NATS error", "subject", subject, "err", err)
 		}),
 	)
 }

@@ -77,8 +77,8 @@ func Main(enter func() error) int {
 // gives up its P, so long-running JavaScript still runs in parallel on
 // every CPU; the Go side (NATS, the node's frames) is light, and fewer Ps
 // mean fewer threads spinning for work on CPUs the NATS server and V8 need.
-// On two CPUs one P took throughput with 32 calls in flight from 0.63x to
-// 0.70x of a plain Go responder (docs/performance.md).
+// On two CPUs one P gave 0.67-0.73x of a plain Go responder's throughput
+// with 32 calls in flight, two Ps 0.60-0.70x (docs/performance.md).
 func workerProcs(cpus int) int { return max(1, cpus/2) }
 
 // PlainSpawn starts workers as ordinary child processes of path (natsfn's
