@@ -8,6 +8,7 @@ import (
 // Error codes follow HTTP, as the NATS services convention does.
 const (
 	CodeBadRequest  = 400
+	CodeForbidden   = 403
 	CodeNotFound    = 404
 	CodeTimeout     = 408
 	CodeConflict    = 409

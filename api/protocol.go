@@ -26,8 +26,12 @@ const (
 	// <namespace>.<name>.<hex SHA-256 of the bundle>: named by content, so a
 	// FunctionInfo always finds its own bundle however deploys interleave.
 	BundlesBucket = "natsfn_bundles"
-	// UploadsBucket is where clients stage a bundle before deploying it.
+	// UploadsBucket is where clients stage a bundle before deploying it, in
+	// the account the deploy request comes from.
 	UploadsBucket = "natsfn_uploads"
+	// NamespacesBucket is the KV bucket of namespaces: key the name, value
+	// the namespace's account and limits.
+	NamespacesBucket = "natsfn_namespaces"
 )
 
 // Control operations.

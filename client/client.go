@@ -97,6 +97,12 @@ func (c *Client) noNode() error {
 
 // request sends a control request and decodes the reply's data into out.
 func (c *Client) request(ctx context.Context, op string, req, out any) error {
+	return roundTrip(ctx, c.nc, api.ControlSubject(c.namespace, op), op, req, out, c.noNode)
+}
+
+// roundTrip sends a request in natsfn's envelope protocol on subject and
+// decodes the reply's data into out; noNode is the error when nobody answers.
+func roundTrip(ctx context.Context, nc *nats.Conn, subject, op string, req, out any, noNode func() error) error {
 	var data []byte
 	if req != nil {
 		var err error
@@ -104,10 +110,12 @@ func (c *Client) request(ctx context.Context, op string, req, out any) error {
 			return fmt.Errorf("natsfn: encode %s request: %w", op, err)
 		}
 	}
-	msg, err := c.nc.RequestWithContext(ctx, api.ControlSubject(c.namespace, op), data)
+	msg, err := nc.RequestWithContext(ctx, subject, data)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return c.noNode()
+		return noNode()
+	case errors.Is(err, nats.ErrPermissionViolation):
+		return fmt.Errorf("natsfn: %s: these credentials may not use %s: %w", op, subject, err)
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
 		return fmt.Errorf("natsfn: %s: no reply from a natsfn node in time: %w", op, err)
 	case err != nil:

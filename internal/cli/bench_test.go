@@ -19,7 +19,7 @@ func TestBench(t *testing.T) {
 	t.Cleanup(func() { n.Close() })
 	url := n.ClientURL()
 
-	code, stdout, stderr := run(t, "", "bench", "--requests", "50", "--inflight", "4", "--rounds", "3", "--json", "-s", url)
+	code, stdout, stderr := run(t, "", "bench", "--requests", "50", "--inflight", "4", "--rounds", "3", "--json", "-s", url, "--creds", n.AdminCreds())
 	if code != 0 {
 		t.Fatalf("bench: %d %q", code, stderr)
 	}
@@ -48,7 +48,7 @@ func TestBench(t *testing.T) {
 		}
 	}
 	// The echo it deployed is gone.
-	if code, stdout, _ := run(t, "", "ls", "-s", url); code != 0 || strings.Contains(stdout, "natsfn-bench") {
+	if code, stdout, _ := run(t, "", "ls", "-s", url, "--creds", n.AdminCreds()); code != 0 || strings.Contains(stdout, "natsfn-bench") {
 		t.Errorf("after bench, ls: %d %q", code, stdout)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/nats-io/nats.go"
 )
 
 // Exit statuses.
@@ -37,6 +39,7 @@ func commands() []command {
 		{"rm", "NAME", "remove a function", runRemove},
 		{"logs", "NAME [-f] [--last N]", "show a function's logs", runLogs},
 		{"kv", "NAME get KEY | put KEY [VALUE | -] | del KEY | ls", "look into a function's key-value bucket", runKV},
+		{"ns", "add NAME [--max-storage SIZE] [--out FILE] | set NAME --max-storage SIZE | ls | rm NAME | creds NAME [--ttl D] [--out FILE]", "manage namespaces and their credentials (administrator)", runNS},
 		{"bench", "[SUBJECT] [--requests N] [--inflight N] [--size BYTES]", "measure a function (a deployed echo by default) against a plain Go responder", runBench},
 	}
 }
@@ -49,6 +52,11 @@ type env struct {
 	global globals
 	cmd    string
 	flags  *flagSet // the current command's, for its usage
+	// deny ends the command when the server refuses it something, with
+	// the refusal as the cause (see dial).
+	deny context.CancelCauseFunc
+	// anonymous is set when the command connected without credentials.
+	anonymous bool
 }
 
 // Run runs the natsfn command line args and returns the exit status. ctx
@@ -81,7 +89,15 @@ func (e *env) run(ctx context.Context, args []string) error {
 	for _, c := range commands() {
 		if c.name == name {
 			e.cmd = name
-			return c.run(ctx, e, args)
+			ctx, e.deny = context.WithCancelCause(ctx)
+			defer e.deny(nil)
+			err := c.run(ctx, e, args)
+			if cause := context.Cause(ctx); err != nil && errors.Is(cause, nats.ErrPermissionViolation) {
+				// What the server refused says more than the timeout
+				// or cancellation it caused.
+				return fmt.Errorf("%v (%s)", cause, e.permissionHint())
+			}
+			return err
 		}
 	}
 	return usageErrorf("unknown command %q", name)

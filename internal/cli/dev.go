@@ -68,7 +68,16 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	}
 	defer n.Close()
 	opts := []nats.Option{nats.Name("natsfn dev")}
-	if cfg.Creds != "" {
+	switch {
+	case cfg.ServerURL == "":
+		// Its own server: dev works in the namespace as its owner, and
+		// makes the namespace when it is new.
+		creds, err := n.DevCreds(ctx, spec.Namespace)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, nats.UserJWTAndSeed(creds.JWT, string(creds.Seed)))
+	case cfg.Creds != "":
 		opts = append(opts, nats.UserCredentials(cfg.Creds))
 	}
 	nc, err := nats.Connect(n.ClientURL(), opts...)

@@ -109,8 +109,9 @@ func TestUpServesTheCLI(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var upOut, upErr syncBuffer
 	done := make(chan int, 1)
+	data := t.TempDir()
 	go func() {
-		done <- Run(ctx, []string{"up", "--listen", addr, "--data", t.TempDir()}, strings.NewReader(""), &upOut, &upErr)
+		done <- Run(ctx, []string{"up", "--listen", addr, "--data", data}, strings.NewReader(""), &upOut, &upErr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -119,23 +120,38 @@ func TestUpServesTheCLI(t *testing.T) {
 		}
 	})
 	server := "nats://" + addr
+	creds := filepath.Join(data, "admin.creds")
 	waitFor(t, "the node", func() bool {
 		var out, errOut bytes.Buffer
-		return Run(context.Background(), []string{"-s", server, "ls"}, nil, &out, &errOut) == 0
+		return Run(context.Background(), []string{"-s", server, "--creds", creds, "ls"}, nil, &out, &errOut) == 0
 	})
+	if !strings.Contains(upOut.String(), creds) {
+		t.Errorf("up does not say where the administrator's credentials are: %q", upOut.String())
+	}
 	dir := t.TempDir()
 	file := filepath.Join(dir, "up.js")
 	os.WriteFile(file, []byte(`(s, p) => ({ up: p.text() })`), 0o644)
-	run := func(args ...string) (string, string, int) {
+	anonymous := func(args ...string) (string, string, int) {
 		var out, errOut bytes.Buffer
 		code := Run(context.Background(), append([]string{"-s", server}, args...), strings.NewReader("from stdin"), &out, &errOut)
 		return out.String(), errOut.String(), code
+	}
+	run := func(args ...string) (string, string, int) {
+		return anonymous(append([]string{"--creds", creds}, args...)...)
 	}
 	if _, errOut, code := run("deploy", file, "--name", "up", "--trigger", "up.fn"); code != 0 {
 		t.Fatalf("deploy: %d %s", code, errOut)
 	}
 	if out, errOut, code := run("invoke", "up.fn", "-"); code != 0 || out != `{"up":"from stdin"}` {
 		t.Fatalf("invoke: %d %q %s", code, out, errOut)
+	}
+	// Without credentials a client calls the default namespace's functions,
+	// and is refused, at once and in one line, everything else.
+	if out, errOut, code := anonymous("invoke", "up.fn", "-"); code != 0 || out != `{"up":"from stdin"}` {
+		t.Fatalf("anonymous invoke: %d %q %s", code, out, errOut)
+	}
+	if _, errOut, code := anonymous("rm", "up"); code == 0 || !strings.Contains(errOut, "Permissions Violation") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("anonymous rm: %d %q", code, errOut)
 	}
 	if out, _, code := run("ls"); code != 0 || !strings.Contains(out, "up.fn") {
 		t.Fatalf("ls: %d %q", code, out)

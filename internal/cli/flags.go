@@ -8,7 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/tenancy"
 )
 
 // defaultServer is used when neither --server nor NATS_URL says otherwise.
@@ -20,6 +20,10 @@ type globals struct {
 	creds     string
 	namespace string
 	json      bool
+
+	// identity is whom the credentials are for; namespace is resolved
+	// from it and the flag by resolveNamespace.
+	identity tenancy.Identity
 }
 
 // serverURL is --server, else $NATS_URL, else the local default.
@@ -46,14 +50,11 @@ func (e *env) newFlagSet(cmd string) *flagSet {
 	fs := &flagSet{FlagSet: flag.NewFlagSet("natsfn "+cmd, flag.ContinueOnError), aliases: map[string]string{}}
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	if e.global.namespace == "" {
-		e.global.namespace = api.DefaultNamespace
-	}
 	g := &e.global
 	fs.StringVar(&g.server, "server", g.server, "the NATS server's `URL` (default $NATS_URL or "+defaultServer+")")
 	fs.alias("s", "server")
-	fs.StringVar(&g.creds, "creds", g.creds, "a NATS credentials `FILE`")
-	fs.StringVar(&g.namespace, "namespace", g.namespace, "the `NAMESPACE` to work in")
+	fs.StringVar(&g.creds, "creds", g.creds, "a NATS credentials `FILE` (default $NATS_CREDS, or the local node's admin.creds)")
+	fs.StringVar(&g.namespace, "namespace", g.namespace, "the `NAMESPACE` to work in (default: the one the credentials are for, else default)")
 	fs.alias("n", "namespace")
 	fs.BoolVar(&g.json, "json", g.json, "print JSON")
 	e.flags = fs
@@ -90,8 +91,8 @@ func (e *env) parse(fs *flagSet, args []string, minArgs, maxArgs int) ([]string,
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
-	if err := api.ValidateName("namespace", e.global.namespace); err != nil {
-		return nil, usageErrorf("%v", err)
+	if err := e.resolveNamespace(); err != nil {
+		return nil, err
 	}
 	switch {
 	case len(pos) < minArgs:

@@ -13,5 +13,14 @@ func TestMain(m *testing.M) {
 	if worker.IsWorker() {
 		os.Exit(worker.Main(worker.EnterSandbox))
 	}
-	os.Exit(m.Run())
+	// The CLI looks for a local node's credentials in the default data
+	// directory: the tests' is their own, empty.
+	dir, err := os.MkdirTemp("", "natsfn-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_DATA_HOME", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }

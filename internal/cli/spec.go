@@ -32,7 +32,7 @@ func (f *specFlags) add(fs *flagSet, all bool) {
 	fs.DurationVar(&f.timeout, "timeout", 0, "the `DURATION` one invocation may run (default "+api.DefaultTimeout.String()+")")
 	fs.StringVar(&f.memory, "memory", "", "the JS heap `SIZE` per isolate: 64MiB, 1GiB, ... (default 128MiB)")
 	fs.IntVar(&f.concurrency, "concurrency", 0, "at most `N` isolates per node (default: the number of CPUs)")
-	fs.Var(&f.httpAllow, "http-allow", "a `HOST|CIDR` the function may reach over HTTP although the egress policy refuses it; repeatable")
+	fs.Var(&f.httpAllow, "http-allow", "a `HOST|CIDR` of those the operator opened that the function may reach over HTTP; repeatable")
 	fs.Var(&f.disable, "disable", "a host `SERVICE` (http, kv, objectStore, messaging) the function may not use; repeatable")
 }
 

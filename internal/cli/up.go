@@ -131,7 +131,14 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "natsfn is up on %s; next, try: natsfn deploy hello.js --trigger hello%s\n", n.ClientURL(), serverFlag(n.ClientURL()))
+	credsFlag := ""
+	if path := n.AdminCreds(); path != "" {
+		fmt.Fprintf(e.stdout, "the administrator's credentials are in %s\n", path)
+		if localAdminCreds(n.ClientURL()) != path {
+			credsFlag = " --creds " + path
+		}
+	}
+	fmt.Fprintf(e.stdout, "natsfn is up on %s; next, try: natsfn deploy hello.js --trigger hello%s%s\n", n.ClientURL(), serverFlag(n.ClientURL()), credsFlag)
 	<-ctx.Done()
 	return n.Close()
 }

@@ -1,6 +1,12 @@
 // Package control serves the control API: deploy, ls, info and rm requests
-// on $NATSFN.v1.<namespace>.<op>, answered from and written to the store.
-// Every node serves it in one queue group, so any node may answer.
+// on $NATSFN.v1.<namespace>.<op>, answered from and written to the store,
+// and the administrator's namespace API on $NATSFN.admin.v1.ns.<op>. Every
+// node serves them in one queue group, so any node may answer.
+//
+// A node serves the control API once in natsfn's own account, for the
+// administrator and every namespace, and once in each namespace's account
+// (WithNamespace), where the account a request comes from decides the
+// namespace, whatever the subject says.
 package control
 
 import (
@@ -42,10 +48,34 @@ type Option func(*options) error
 type DeployedFunc func(ctx context.Context, info api.FunctionInfo) error
 
 type options struct {
-	logger   *slog.Logger
-	check    CheckFunc
-	deployed DeployedFunc
-	queue    string
+	logger    *slog.Logger
+	check     CheckFunc
+	deployed  DeployedFunc
+	queue     string
+	namespace string
+	uploads   *store.Uploads
+}
+
+// WithNamespace serves one namespace only: the connection is in that
+// namespace's account, so every request on it comes from that namespace.
+// Requests naming another namespace are refused with 403.
+func WithNamespace(ns string) Option {
+	return func(o *options) error {
+		if err := api.ValidateName("namespace", ns); err != nil {
+			return fmt.Errorf("natsfn: control: %w", err)
+		}
+		o.namespace = ns
+		return nil
+	}
+}
+
+// WithUploads reads deploys' bundles from uploads, the staging area in the
+// connection's account; the store's own by default.
+func WithUploads(uploads *store.Uploads) Option {
+	return func(o *options) error {
+		o.uploads = uploads
+		return nil
+	}
 }
 
 // WithLogger sets where the server logs requests and failures.
@@ -89,10 +119,11 @@ func WithQueue(name string) Option {
 
 // Server answers control requests until Close.
 type Server struct {
-	st   *store.Store
-	opts options
-	sub  *nats.Subscription
-	sem  chan struct{}
+	st    *store.Store
+	opts  options
+	route func(ctx context.Context, subject string, data []byte) ([]byte, *api.Error)
+	sub   *nats.Subscription
+	sem   chan struct{}
 	// base is every request's parent context; Close cancels it, so a
 	// request waiting on something that will not come (a worker that
 	// cannot start) does not hold shutdown up.
@@ -113,12 +144,23 @@ func Start(ctx context.Context, nc *nats.Conn, st *store.Store, opts ...Option) 
 			return nil, err
 		}
 	}
-	s := &Server{st: st, opts: o, sem: make(chan struct{}, maxInFlight)}
+	if o.uploads == nil {
+		o.uploads = st.Uploads()
+	}
+	s := &Server{st: st, opts: o}
+	s.route = s.handle
+	return s, s.subscribe(ctx, nc, api.ControlPrefix+".>")
+}
+
+// subscribe starts taking requests on subject.
+func (s *Server) subscribe(ctx context.Context, nc *nats.Conn, subject string) error {
+	o := s.opts
+	s.sem = make(chan struct{}, maxInFlight)
 	s.base, s.cancelBase = context.WithCancel(context.Background())
-	sub, err := nc.QueueSubscribe(api.ControlPrefix+".*.>", o.queue, s.dispatch)
+	sub, err := nc.QueueSubscribe(subject, o.queue, s.dispatch)
 	if err != nil {
 		s.cancelBase()
-		return nil, fmt.Errorf("natsfn: control: subscribe: %w", err)
+		return fmt.Errorf("natsfn: control: subscribe: %w", err)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -128,10 +170,10 @@ func Start(ctx context.Context, nc *nats.Conn, st *store.Store, opts ...Option) 
 	if err := nc.FlushWithContext(ctx); err != nil {
 		_ = sub.Unsubscribe()
 		s.cancelBase()
-		return nil, fmt.Errorf("natsfn: control: subscribe: %w", err)
+		return fmt.Errorf("natsfn: control: subscribe: %w", err)
 	}
 	s.sub = sub
-	return s, nil
+	return nil
 }
 
 // dispatch hands each request to its own goroutine, so a slow deploy does

@@ -29,7 +29,7 @@ func fuzzServer(f *testing.F) *Server {
 	if _, err := st.Put(f.Context(), api.FunctionInfo{Spec: api.FunctionSpec{Namespace: "default", Name: "f", Triggers: []string{"f"}}}, []byte("() => 1")); err != nil {
 		f.Fatal(err)
 	}
-	return &Server{st: st, opts: options{logger: slog.New(slog.DiscardHandler)}}
+	return &Server{st: st, opts: options{logger: slog.New(slog.DiscardHandler), uploads: st.Uploads()}}
 }
 
 // fuzzOp feeds arbitrary bodies to op and checks that each reply is a

@@ -29,7 +29,7 @@ func (s *Server) deploy(ctx context.Context, log *slog.Logger, ns string, data [
 	// The upload is useless after this request whatever its outcome: a
 	// client that tries again stages a new one.
 	defer func() {
-		if err := s.st.DeleteUpload(context.WithoutCancel(ctx), req.Upload); err != nil {
+		if err := s.opts.uploads.Delete(context.WithoutCancel(ctx), req.Upload); err != nil {
 			log.Warn("control: cannot delete upload", "upload", req.Upload, "error", err)
 		}
 	}()
@@ -46,7 +46,7 @@ func (s *Server) deploy(ctx context.Context, log *slog.Logger, ns string, data [
 		return nil, api.Errorf(api.CodeBadRequest, "%v", err)
 	}
 
-	script, err := s.st.ReadUpload(ctx, req.Upload, api.MaxBundleBytes)
+	script, err := s.opts.uploads.Read(ctx, req.Upload, api.MaxBundleBytes)
 	switch {
 	case errors.Is(err, store.ErrUploadNotFound):
 		return nil, api.Errorf(api.CodeBadRequest, "upload %q not found; stage the bundle in %s first (uploads expire after %s)", req.Upload, api.UploadsBucket, store.UploadMaxAge)

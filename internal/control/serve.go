@@ -18,8 +18,10 @@ import (
 func (s *Server) serve(msg *nats.Msg) {
 	ctx, cancel := context.WithTimeout(s.base, requestTimeout)
 	defer cancel()
-	body, apiErr := s.handle(ctx, msg.Subject, msg.Data)
-	if msg.Reply == "" {
+	body, apiErr := s.route(ctx, msg.Subject, msg.Data)
+	if msg.Reply == "" || strings.HasPrefix(msg.Reply, "$") {
+		// A reply subject on $JS.API, $KV, ... would have the node act
+		// for whoever chose it; real requesters use inboxes.
 		return
 	}
 	reply := &nats.Msg{Data: body}
@@ -48,6 +50,8 @@ func (s *Server) handle(ctx context.Context, subject string, data []byte) ([]byt
 		err = api.Errorf(api.CodeNotFound, "not a control subject: %s", subject)
 	case api.ValidateName("namespace", ns) != nil:
 		err = api.Errorf(api.CodeBadRequest, "%v", api.ValidateName("namespace", ns))
+	case s.opts.namespace != "" && ns != s.opts.namespace:
+		err = api.Errorf(api.CodeForbidden, "these credentials are for namespace %q, not %q", s.opts.namespace, ns)
 	case op == api.OpDeploy:
 		result, err = s.deploy(ctx, log, ns, data)
 	case op == api.OpList:
@@ -60,6 +64,11 @@ func (s *Server) handle(ctx context.Context, subject string, data []byte) ([]byt
 		err = api.Errorf(api.CodeNotFound, "unknown operation %q; want %s, %s, %s or %s",
 			op, api.OpDeploy, api.OpList, api.OpInfo, api.OpRemove)
 	}
+	return s.envelope(log, result, err)
+}
+
+// envelope is the reply to a request that gave result or failed with err.
+func (s *Server) envelope(log *slog.Logger, result any, err error) ([]byte, *api.Error) {
 	if err != nil {
 		apiErr := s.publicError(log, err)
 		return encode(api.Response[json.RawMessage]{Error: apiErr}), apiErr
@@ -78,8 +87,10 @@ func (s *Server) publicError(log *slog.Logger, err error) *api.Error {
 	var apiErr *api.Error
 	switch {
 	case errors.As(err, &apiErr):
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrNamespaceNotFound):
 		apiErr = api.Errorf(api.CodeNotFound, "%s", strings.TrimPrefix(err.Error(), "natsfn: "))
+	case errors.Is(err, store.ErrNamespaceExists):
+		apiErr = api.Errorf(api.CodeConflict, "%s", strings.TrimPrefix(err.Error(), "natsfn: "))
 	case errors.Is(err, store.ErrConflict):
 		apiErr = api.Errorf(api.CodeConflict, "the function changed during the request; try again")
 	case errors.Is(err, context.DeadlineExceeded):

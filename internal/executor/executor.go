@@ -58,7 +58,11 @@ type Backend interface {
 
 // Config configures an Executor.
 type Config struct {
+	// Conn serves every function, unless ConnFor is set: then each
+	// function is served on its namespace's connection, in the namespace's
+	// own account.
 	Conn    *nats.Conn
+	ConnFor func(namespace string) (*nats.Conn, error)
 	Backend Backend
 	Logger  *slog.Logger
 	// Node names this node in log entries.
@@ -118,6 +122,22 @@ func (e *Executor) Unload(namespace, name string) {
 	}
 }
 
+// UnloadNamespace stops serving every function of a namespace.
+func (e *Executor) UnloadNamespace(namespace string) {
+	e.mu.Lock()
+	var fs []*Function
+	for key, f := range e.functions {
+		if f.cfg.Info.Spec.Namespace == namespace {
+			fs = append(fs, f)
+			delete(e.functions, key)
+		}
+	}
+	e.mu.Unlock()
+	for _, f := range fs {
+		f.Stop()
+	}
+}
+
 // Close unloads every function, waiting for in-flight invocations. It is
 // safe to call more than once.
 func (e *Executor) Close() {
@@ -138,7 +158,14 @@ func (e *Executor) Close() {
 }
 
 func (e *Executor) start(info api.FunctionInfo, script []byte) (*Function, error) {
-	f := NewFunction(FunctionConfig{Conn: e.cfg.Conn, Info: info, Logger: e.cfg.Logger, Node: e.cfg.Node})
+	conn := e.cfg.Conn
+	if e.cfg.ConnFor != nil {
+		var err error
+		if conn, err = e.cfg.ConnFor(info.Spec.Namespace); err != nil {
+			return nil, err
+		}
+	}
+	f := NewFunction(FunctionConfig{Conn: conn, Info: info, Logger: e.cfg.Logger, Node: e.cfg.Node})
 	runner, err := e.cfg.Backend.Start(info, script, f.Callbacks())
 	if err != nil {
 		return nil, err

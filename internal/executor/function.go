@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -143,12 +144,19 @@ func (f *Function) handlePending() {
 // handle gives a message to the runner. It never blocks: a refused job is
 // answered with 429.
 func (f *Function) handle(msg *nats.Msg) {
-	job := &pool.Job{Subject: msg.Subject, Reply: msg.Reply, Headers: msg.Header, Payload: msg.Data}
-	if f.cfg.Track != nil && msg.Reply != "" {
-		job.Ref = f.cfg.Track.Begin(msg.Reply)
+	reply := msg.Reply
+	if !MayReplyTo(reply) {
+		// Whoever chose this reply subject wants the function's
+		// connection to publish on $JS.API or the like for them.
+		f.log("warn", "reply subject "+strconv.Quote(truncate(reply, 64))+" refused: replies never go to $ subjects; the function runs without replying")
+		reply = ""
+	}
+	job := &pool.Job{Subject: msg.Subject, Reply: reply, Headers: msg.Header, Payload: msg.Data}
+	if f.cfg.Track != nil && reply != "" {
+		job.Ref = f.cfg.Track.Begin(reply)
 	}
 	if !f.runner.Submit(job) {
-		f.replyError(msg.Reply, api.Errorf(api.CodeTooMany, "function is over its concurrency"))
+		f.replyError(reply, api.Errorf(api.CodeTooMany, "function is over its concurrency"))
 		f.untrack(job)
 	}
 }
@@ -174,6 +182,21 @@ func (f *Function) done(job *pool.Job, res engine.Result) {
 	if err := f.cfg.Conn.Publish(job.Reply, res.Body); err != nil {
 		f.logger.Warn("reply failed", "err", err)
 	}
+}
+
+// MayReplyTo says whether a function may reply on subject. NATS's own
+// services ($JS.API, $KV, $O, $SYS, ...) and natsfn's ($NATSFN) all live on
+// $ subjects, and no client's inbox does, so a reply there could only make
+// the function's connection act for whoever chose the subject.
+func MayReplyTo(subject string) bool {
+	return !strings.HasPrefix(subject, "$")
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }
 
 // ErrorReply is the message that answers reply with e: no body, the error

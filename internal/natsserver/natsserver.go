@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
 )
 
 // readyTimeout bounds the wait for the listener after Start has set it up.
@@ -28,12 +29,16 @@ type Config struct {
 	ServerName string
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
+	// Accounts makes every client authenticate (see Trust and
+	// AllowAnonymous): tenants then live in accounts of their own. Without
+	// it any client may connect, into the global account.
+	Accounts bool
 }
 
 // Server is a running embedded nats-server.
 type Server struct {
 	ns       *server.Server
-	auth     *scopedAuth
+	auth     *authenticator
 	shutdown sync.Once
 }
 
@@ -43,8 +48,30 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	auth := &scopedAuth{users: map[string]*server.User{}}
+	auth := newAuthenticator(cfg.Accounts)
 	opts.CustomClientAuthentication = auth
+	if cfg.Accounts {
+		// A client proves it holds its user key by signing this nonce.
+		opts.AlwaysEnableNonce = true
+		// The server passes a client's JWT on to the authenticator only
+		// when it trusts some key; this one signs nothing, and the
+		// authenticator decides whom to trust.
+		operator, err := nkeys.CreateOperator()
+		if err != nil {
+			return nil, err
+		}
+		pub, err := operator.PublicKey()
+		if err != nil {
+			return nil, err
+		}
+		opts.TrustedKeys = []string{pub}
+		// Trusted keys would have the system account come from an
+		// operator; there is none, so it is made here.
+		sys := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
+		sys.Issuer = pub
+		opts.Accounts = []*server.Account{sys}
+		opts.SystemAccount = server.DEFAULT_SYSTEM_ACCOUNT
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("natsserver: %w", err)

@@ -4,32 +4,9 @@ import (
 	"errors"
 	"net"
 	"os"
-	"sync"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
-
-// scopedAuth is the server's client authentication. Connections this
-// process dialled on someone else's behalf (DialScoped) become their user
-// with its permissions, whatever they present; every other connection is
-// let in exactly as it would be without authentication.
-type scopedAuth struct {
-	mu    sync.Mutex
-	users map[string]*server.User // by the address the server sees as remote
-}
-
-func (a *scopedAuth) Check(c server.ClientAuthentication) bool {
-	if c.Kind() != server.CLIENT || c.RemoteAddress() == nil {
-		return true
-	}
-	a.mu.Lock()
-	user := a.users[c.RemoteAddress().String()]
-	a.mu.Unlock()
-	if user != nil {
-		c.RegisterUser(user)
-	}
-	return true
-}
 
 // DialScoped opens a loopback connection to the server for another process
 // (a worker), which gets it as a file: the server treats that connection as
@@ -55,11 +32,11 @@ func (s *Server) DialScoped(user *server.User) (conn *os.File, forget func(), er
 	defer tcp.Close() // the file is a duplicate that keeps the socket open
 	key := tcp.LocalAddr().String()
 	s.auth.mu.Lock()
-	s.auth.users[key] = user
+	s.auth.scoped[key] = user
 	s.auth.mu.Unlock()
 	forget = func() {
 		s.auth.mu.Lock()
-		delete(s.auth.users, key)
+		delete(s.auth.scoped, key)
 		s.auth.mu.Unlock()
 	}
 	if conn, err = tcp.File(); err != nil {

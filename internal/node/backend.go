@@ -59,7 +59,11 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 		if n.server != nil {
 			wcfg.Direct = &worker.Direct{
 				Dial: func(namespace string) (*os.File, func(), error) {
-					return n.server.DialScoped(workerUser(namespace))
+					t := n.tenants.get(namespace)
+					if t == nil {
+						return nil, nil, fmt.Errorf("namespace %q does not exist", namespace)
+					}
+					return n.server.DialScoped(workerUser(namespace, t.account))
 				},
 				Orphaned: n.answerOrphans,
 			}
@@ -71,15 +75,16 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 }
 
 // workerUser is what a namespace's worker may do on its own NATS
-// connection: subscribe only in its namespace's queue groups (so it can
-// neither take a share of another namespace's calls nor listen outside a
-// queue group), never on NATS's, natsfn's or anyone's inbox subjects, and
-// publish nothing but one reply to each message it was given. A worker
-// taken over by its tenant can thus subscribe to what a deploy in its
-// namespace could, and answer its own calls, nothing more.
-func workerUser(namespace string) *server.User {
+// connection: it is in the namespace's account, where it subscribes only
+// in its namespace's queue groups (never outside a queue group, never on
+// NATS's, natsfn's or anyone's inbox subjects) and publishes nothing but
+// one reply to each message it was given. A worker taken over by its
+// tenant can thus subscribe to what a deploy in its namespace could, and
+// answer its own calls, nothing more.
+func workerUser(namespace string, account *server.Account) *server.User {
 	return &server.User{
 		Username: "natsfn-worker-" + namespace,
+		Account:  account,
 		Permissions: &server.Permissions{
 			Subscribe: &server.SubjectPermission{
 				Allow: []string{"> " + executor.QueueGroup(namespace, "*")},
@@ -107,6 +112,11 @@ func (n *Node) answerOrphans(namespace string, replies []string) {
 	if subjects, ok := n.cfg.Services.AllowedSubjects[namespace]; ok {
 		allowed = subjects
 	}
+	conn, err := n.connFor(namespace)
+	if err != nil {
+		n.log.Warn("cannot answer the calls a dead worker left", "namespace", namespace, "calls", len(replies), "err", err)
+		return
+	}
 	refused := 0
 	unavailable := api.Errorf(api.CodeUnavailable, "function unavailable")
 	for _, reply := range replies {
@@ -115,8 +125,8 @@ func (n *Node) answerOrphans(namespace string, replies []string) {
 			refused++
 			continue
 		}
-		n.nc.PublishMsg(executor.ErrorReply(reply, unavailable))
+		conn.PublishMsg(executor.ErrorReply(reply, unavailable))
 	}
-	n.nc.Flush()
+	conn.Flush()
 	n.log.Warn("answered the calls a dead worker left", "namespace", namespace, "calls", len(replies)-refused, "refused", refused)
 }

@@ -23,7 +23,7 @@ import (
 //	go test -run - -bench WarmEcho ./internal/node/
 func BenchmarkWarmEcho(b *testing.B) {
 	n := startNode(b, Config{})
-	c, _ := newClient(b, n.ClientURL())
+	c, _ := newClient(b, n)
 	deploy(b, c, "echo", `(s, p) => p`, "bench.js")
 	responder := testenv.Conn(b, n.ClientURL())
 	if _, err := bench.Responder(responder, "bench.go"); err != nil {
@@ -58,7 +58,7 @@ func BenchmarkRSSGrowth(b *testing.B) {
 		calls = v
 	}
 	n := startNode(b, Config{Sandbox: cmp.Or(os.Getenv("NATSFN_BENCH_SANDBOX"), "none")})
-	c, _ := newClient(b, n.ClientURL())
+	c, _ := newClient(b, n)
 	deploy(b, c, "echo", `(s, p) => ({ s, p: p.text() })`, "rss")
 	requester := testenv.Conn(b, n.ClientURL())
 	run := func(calls int) {
@@ -150,7 +150,7 @@ func BenchmarkKV(b *testing.B) {
 	}`
 	for _, sandbox := range []string{"none", "process"} {
 		n := startNode(b, Config{Sandbox: sandbox})
-		c, nc := newClient(b, n.ClientURL())
+		c, nc := newClient(b, n)
 		deploy(b, c, "kvbench", src, "kvbench")
 		for _, op := range []string{"get", "set"} {
 			b.Run("js-"+sandbox+"/"+op, func(b *testing.B) {
@@ -200,7 +200,7 @@ func BenchmarkDeployToFirstReply(b *testing.B) {
 	for _, sandbox := range []string{"none", "process"} {
 		b.Run(sandbox, func(b *testing.B) {
 			n := startNode(b, Config{Sandbox: sandbox})
-			c, nc := newClient(b, n.ClientURL())
+			c, nc := newClient(b, n)
 			deploy(b, c, "warmup", `() => 1`, "warmup") // starts the worker
 			invoke(b, nc, "warmup", nil)
 			var deployTotal, coldTotal, warmTotal time.Duration
@@ -236,7 +236,7 @@ func BenchmarkMemoryPerFunction(b *testing.B) {
 	const count = 300
 	for b.Loop() {
 		n := startNode(b, Config{Sandbox: "none", IdleTimeout: 2 * time.Second})
-		c, nc := newClient(b, n.ClientURL())
+		c, nc := newClient(b, n)
 		deploy(b, c, "warmup", `() => 1`, "warmup")
 		invoke(b, nc, "warmup", nil)
 		debug.FreeOSMemory()
@@ -266,7 +266,7 @@ func BenchmarkManyFunctions(b *testing.B) {
 	sandbox := cmp.Or(os.Getenv("NATSFN_BENCH_SANDBOX"), "none")
 	for b.Loop() {
 		n := startNode(b, Config{Sandbox: sandbox})
-		c, nc := newClient(b, n.ClientURL())
+		c, nc := newClient(b, n)
 		start := time.Now()
 		for i := 0; i < count; i++ {
 			name := "f" + strconv.Itoa(i)

@@ -13,11 +13,24 @@ import (
 // hosts makes a function's host services: the hostsvc implementation, with
 // its errors turned into what JavaScript sees and their causes logged.
 func (n *Node) hosts(info api.FunctionInfo) (engine.Host, func(), error) {
-	cfg := servicesFor(n.cfg.Services.Config, info.Spec)
+	// The node-wide list opens destinations to every function; the
+	// namespace's list only to the functions that ask with --http-allow.
+	base := n.cfg.Services.Config
+	spec := info.Spec
+	var dropped []string
+	if spec.HTTPAllow, dropped = n.coveredHTTPAllow(spec); len(dropped) > 0 {
+		n.log.Warn("the function's --http-allow entries the operator does not allow are ignored",
+			"namespace", spec.Namespace, "function", spec.Name, "ignored", dropped)
+	}
+	cfg := servicesFor(base, spec)
 	if subjects, ok := n.cfg.Services.AllowedSubjects[info.Spec.Namespace]; ok {
 		cfg.Messaging.AllowedSubjects = subjects
 	}
-	svc, err := hostsvc.New(n.nc, hostsvc.Identity{Namespace: info.Spec.Namespace, Name: info.Spec.Name}, cfg)
+	conn, err := n.connFor(info.Spec.Namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := hostsvc.New(conn, hostsvc.Identity{Namespace: info.Spec.Namespace, Name: info.Spec.Name}, cfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,8 +7,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,9 +19,9 @@ import (
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/control"
 	"github.com/natsfn/natsfn/internal/executor"
-	"github.com/natsfn/natsfn/internal/hostsvc/egress"
 	"github.com/natsfn/natsfn/internal/natsserver"
 	"github.com/natsfn/natsfn/internal/store"
+	"github.com/natsfn/natsfn/internal/tenancy"
 )
 
 // Config configures a node. The zero value (plus a DataDir) runs an
@@ -79,6 +81,11 @@ type Node struct {
 	store  *store.Store
 	exec   *executor.Executor
 	ctl    *control.Server
+	admin  *control.Server
+
+	systemSigner *tenancy.Signer // natsfn's own account, on the embedded server
+	tenants      tenants
+	reconciled   atomic.Bool // the desired state at start is applied
 
 	backend executor.Backend
 	loaded  loadedSet
@@ -110,6 +117,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With("subsystem", "node")}
+	runCtx, stop := context.WithCancel(context.Background())
+	n.stop = stop
 	ok := false
 	defer func() {
 		if !ok {
@@ -117,41 +126,27 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		}
 	}()
 
-	url := cfg.ServerURL
-	if url == "" {
+	var creds nats.Option
+	if cfg.ServerURL == "" {
 		listen := cfg.Listen
 		if listen == "" {
 			listen = "127.0.0.1:4222"
 		}
-		srv, err := natsserver.Start(natsserver.Config{Listen: listen, DataDir: cfg.DataDir, ServerName: cfg.Name, Logger: cfg.Logger})
+		srv, err := natsserver.Start(natsserver.Config{Listen: listen, DataDir: cfg.DataDir, ServerName: cfg.Name, Logger: cfg.Logger, Accounts: true})
 		if err != nil {
 			return nil, err
 		}
 		n.server = srv
-		url = srv.ClientURL()
+		nodeCreds, err := n.startSystemAccount()
+		if err != nil {
+			return nil, err
+		}
+		creds = nats.UserJWTAndSeed(nodeCreds.JWT, string(nodeCreds.Seed))
+	} else if cfg.Creds != "" {
+		creds = nats.UserCredentials(cfg.Creds)
 	}
-	opts := []nats.Option{
-		nats.Name("natsfn-node " + cfg.Name),
-		nats.MaxReconnects(-1),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil { // nil: the node closed its own connection
-				n.log.Warn("disconnected from NATS", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { n.log.Info("reconnected to NATS", "url", c.ConnectedUrl()) }),
-		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
-			n.log.Warn("NATS error", "subject", subjectOf(s), "err", err)
-		}),
-	}
-	if cfg.Creds != "" {
-		opts = append(opts, nats.UserCredentials(cfg.Creds))
-	}
-	if n.server != nil {
-		// The node talks to its own embedded server in memory, without
-		// loopback TCP syscalls.
-		opts = append(opts, nats.InProcessServer(n.server.Inner()))
-	}
-	nc, err := nats.Connect(url, opts...)
+	url := n.ClientURL()
+	nc, err := n.connect("natsfn-node "+cfg.Name, creds)
 	if err != nil {
 		return nil, fmt.Errorf("natsfn: connect to %s: %w", url, err)
 	}
@@ -167,14 +162,18 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.exec = executor.New(executor.Config{
-		Conn:    nc,
+		ConnFor: n.connFor,
 		Backend: n.backend,
 		Logger:  cfg.Logger.With("subsystem", "function"),
 		Node:    cfg.Name,
 	})
 
-	runCtx, stop := context.WithCancel(context.Background())
-	n.stop = stop
+	if err := n.watchNamespaces(runCtx); err != nil {
+		return nil, fmt.Errorf("natsfn: namespaces: %w", err)
+	}
+	if n.server == nil && len(n.tenants.all()) == 0 {
+		n.log.Warn("NAMESPACES NOT ISOLATED: no namespace of this NATS system has an account of its own, so every namespace shares the node's account; see docs/tenancy.md")
+	}
 	ready := make(chan error, 1)
 	n.wg.Add(1)
 	go func() {
@@ -190,12 +189,18 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, ctx.Err()
 	}
 
+	n.reconciled.Store(true)
 	if n.ctl, err = control.Start(ctx, nc, n.store, control.WithCheck(n.check), control.WithDeployed(n.waitLoaded),
 		control.WithLogger(cfg.Logger.With("subsystem", "control"))); err != nil {
 		return nil, err
 	}
+	if n.server != nil {
+		if n.admin, err = control.StartAdmin(ctx, nc, (*namespaceAdmin)(n), control.WithLogger(cfg.Logger.With("subsystem", "admin"))); err != nil {
+			return nil, err
+		}
+	}
 	ok = true
-	n.log.Info("node ready", "nats", url, "name", cfg.Name)
+	n.log.Info("node ready", "nats", redacted(url), "name", cfg.Name)
 	return n, nil
 }
 
@@ -211,8 +216,16 @@ func (n *Node) ClientURL() string {
 // server down. It is safe to call more than once.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		if n.admin != nil {
+			n.admin.Close()
+		}
 		if n.ctl != nil {
 			n.ctl.Close()
+		}
+		for _, t := range n.tenants.all() {
+			if t.ctl != nil {
+				t.ctl.Close()
+			}
 		}
 		if n.stop != nil {
 			n.stop()
@@ -223,6 +236,9 @@ func (n *Node) Close() error {
 		}
 		if b, ok := n.backend.(interface{ Close() }); ok {
 			b.Close()
+		}
+		for _, t := range n.tenants.all() {
+			t.close()
 		}
 		if n.nc != nil {
 			n.nc.Drain()
@@ -235,13 +251,61 @@ func (n *Node) Close() error {
 	return nil
 }
 
+// connect opens a connection of this node's: in memory to the embedded
+// server, else to the NATS system at ServerURL.
+func (n *Node) connect(name string, creds nats.Option) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: the node closed its own connection
+				n.log.Warn("disconnected from NATS", "connection", name, "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			n.log.Info("reconnected to NATS", "connection", name, "url", c.ConnectedUrlRedacted())
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
+			n.log.Warn("NATS error", "connection", name, "subject", subjectOf(s), "err", err)
+		}),
+	}
+	if creds != nil {
+		opts = append(opts, creds)
+	}
+	if n.server != nil {
+		// The node talks to its own embedded server in memory, without
+		// loopback TCP syscalls.
+		opts = append(opts, nats.InProcessServer(n.server.Inner()))
+	}
+	return nats.Connect(n.ClientURL(), opts...)
+}
+
+// reloadNamespace applies the desired state of a namespace that this node
+// began to serve after its functions were deployed.
+func (n *Node) reloadNamespace(ctx context.Context, namespace string) {
+	fns, err := n.store.List(ctx, namespace)
+	if err != nil {
+		n.log.Error("cannot list the functions of a new namespace", "namespace", namespace, "err", err)
+		return
+	}
+	for i := range fns {
+		n.apply(ctx, &fns[i])
+	}
+}
+
+// redacted is url without a password.
+func redacted(url string) string {
+	if u, err := neturl.Parse(url); err == nil {
+		return u.Redacted()
+	}
+	return url
+}
+
 // check compiles a bundle and runs its top level before a deploy is
 // accepted, so that a broken script is refused with the reason.
 func (n *Node) check(ctx context.Context, spec api.FunctionSpec, script []byte) error {
-	for _, entry := range spec.HTTPAllow {
-		if err := egress.ValidateEntry(entry); err != nil {
-			return api.Errorf(api.CodeBadRequest, "--http-allow %q: %v", entry, err)
-		}
+	if err := n.checkHTTPAllow(spec); err != nil {
+		return err
 	}
 	return n.backend.Check(ctx, spec, script)
 }

@@ -36,26 +36,48 @@ func startNode(t testing.TB, cfg Config) *Node {
 	return n
 }
 
-func newClient(t testing.TB, url string) (*client.Client, *nats.Conn) {
+// newClient is a client of n's default namespace, connected as its owner.
+func newClient(t testing.TB, n *Node) (*client.Client, *nats.Conn) {
 	t.Helper()
-	nc := testenv.Conn(t, url)
-	c, err := client.New(nc)
+	return nsClient(t, n, api.DefaultNamespace)
+}
+
+// nsClient is a client of a namespace of n, connected as its owner; the
+// namespace is made if it is new.
+func nsClient(t testing.TB, n *Node, namespace string) (*client.Client, *nats.Conn) {
+	t.Helper()
+	nc := nsConn(t, n, namespace)
+	c, err := client.New(nc, client.WithNamespace(namespace))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, nc
 }
 
-func newConn(t testing.TB, url string) *nats.Conn { return testenv.Conn(t, url) }
-
-func newNamespacedClient(t testing.TB, nc *nats.Conn, namespace string) *client.Client {
+// nsConn connects to n as the owner of a namespace (made if it is new).
+// On a NATS system whose accounts natsfn does not manage, every namespace
+// shares one account and the connection is an ordinary one.
+func nsConn(t testing.TB, n *Node, namespace string) *nats.Conn {
 	t.Helper()
-	c, err := client.New(nc, client.WithNamespace(namespace))
-	if err != nil {
-		t.Fatal(err)
+	if n.server == nil {
+		return testenv.Conn(t, n.ClientURL())
 	}
-	return c
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	creds, err := n.DevCreds(ctx, namespace)
+	if err != nil {
+		t.Fatalf("credentials of namespace %s: %v", namespace, err)
+	}
+	nc, err := nats.Connect(n.ClientURL(), nats.Name(t.Name()), nats.UserJWTAndSeed(creds.JWT, string(creds.Seed)))
+	if err != nil {
+		t.Fatalf("connect as namespace %s: %v", namespace, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
+
+// anonConn connects to n without credentials.
+func anonConn(t testing.TB, n *Node) *nats.Conn { return testenv.Conn(t, n.ClientURL()) }
 
 func deploy(t testing.TB, c *client.Client, name, src string, triggers ...string) *api.FunctionInfo {
 	t.Helper()
@@ -77,7 +99,7 @@ func invoke(t testing.TB, nc *nats.Conn, subject string, payload []byte) *nats.M
 
 func TestDeployInvoke(t *testing.T) {
 	n := startNode(t, Config{})
-	c, nc := newClient(t, n.ClientURL())
+	c, nc := newClient(t, n)
 
 	deploy(t, c, "echo", `(subject, payload) => ({ triggered_on: subject, payload })`, "echo.*")
 	// No wait between deploy and request: a deploy answers once served.
@@ -104,7 +126,7 @@ func TestDeployInvoke(t *testing.T) {
 
 func TestDeployRefusesBrokenScripts(t *testing.T) {
 	n := startNode(t, Config{})
-	c, _ := newClient(t, n.ClientURL())
+	c, _ := newClient(t, n)
 	for src, want := range map[string]string{
 		`(s) => {`:                "SyntaxError",
 		`42`:                      "evaluated to number",
@@ -131,7 +153,7 @@ export default async function (subject: string, payload: { text(): string }) { r
 		t.Fatal(err)
 	}
 	n := startNode(t, Config{})
-	c, nc := newClient(t, n.ClientURL())
+	c, nc := newClient(t, n)
 	deploy(t, c, "shout", b.Script, "shout")
 	if m := invoke(t, nc, "shout", []byte("hey")); string(m.Data) != "HEY!" {
 		t.Fatalf("reply %q", m.Data)
@@ -141,14 +163,14 @@ export default async function (subject: string, payload: { text(): string }) { r
 func TestRestartServesWithoutRedeploy(t *testing.T) {
 	dir := t.TempDir()
 	n := startNode(t, Config{DataDir: dir})
-	c, _ := newClient(t, n.ClientURL())
+	c, _ := newClient(t, n)
 	deploy(t, c, "persist", `() => "still here"`, "persist")
 	url := n.ClientURL()
 	n.Close()
 
 	// Same data directory, same address: the desired state comes back.
 	n2 := startNode(t, Config{DataDir: dir, Listen: url[len("nats://"):]})
-	_, nc := newClient(t, n2.ClientURL())
+	_, nc := newClient(t, n2)
 	if m := invoke(t, nc, "persist", nil); string(m.Data) != "still here" {
 		t.Fatalf("after restart: %q", m.Data)
 	}
@@ -156,11 +178,11 @@ func TestRestartServesWithoutRedeploy(t *testing.T) {
 
 func TestTwoNodesShareAFunction(t *testing.T) {
 	a := startNode(t, Config{Name: "node-a"})
-	c, nc := newClient(t, a.ClientURL())
+	c, nc := newClient(t, a)
 	deploy(t, c, "who", `() => { console.log("served"); return "ok" }`, "who")
 	// The second node joins afterwards and picks the function up from the
 	// desired state.
-	startNode(t, Config{ServerURL: a.ClientURL(), Name: "node-b"})
+	startNode(t, Config{ServerURL: a.ClientURL(), Creds: a.AdminCreds(), Name: "node-b"})
 
 	logs, err := nc.SubscribeSync(api.LogSubject("default", "who"))
 	if err != nil {
@@ -187,7 +209,7 @@ func TestTwoNodesShareAFunction(t *testing.T) {
 
 func TestRemove(t *testing.T) {
 	n := startNode(t, Config{})
-	c, nc := newClient(t, n.ClientURL())
+	c, nc := newClient(t, n)
 	deploy(t, c, "gone", `() => 1`, "gone")
 	if _, err := c.Remove(context.Background(), "gone"); err != nil {
 		t.Fatal(err)
@@ -210,7 +232,7 @@ func TestRemove(t *testing.T) {
 // over, while the one used more recently keeps its own.
 func TestIsolateBudget(t *testing.T) {
 	n := startNode(t, Config{MaxIsolates: 2})
-	c, nc := newClient(t, n.ClientURL())
+	c, nc := newClient(t, n)
 	for _, name := range []string{"a", "b", "c"} {
 		deploy(t, c, name, `let n = 0; (() => String(++n))`, "budget."+name)
 	}

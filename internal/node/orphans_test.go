@@ -12,7 +12,7 @@ import (
 // publish on anyway, never NATS's own subjects or someone else's.
 func TestOrphansAnsweredOnlyWhereAllowed(t *testing.T) {
 	n := startNode(t, Config{Services: Services{AllowedSubjects: map[string][]string{"acme": {"acme.>"}}}})
-	nc := newConn(t, n.ClientURL())
+	nc := nsConn(t, n, "acme")
 	sub, err := nc.SubscribeSync(">")
 	if err != nil {
 		t.Fatal(err)

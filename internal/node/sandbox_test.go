@@ -40,7 +40,7 @@ func TestWorkerDeathsAreContained(t *testing.T) {
 	requireSandbox(t)
 	n := startNode(t, Config{Sandbox: "process", WorkerMemory: 256 << 20})
 	stop := watchBystander(t, n)
-	_, nc := newClient(t, n.ClientURL())
+	_, nc := nsClient(t, n, "attacker")
 
 	deployIn(t, n, "attacker", api.FunctionSpec{Name: "ab", Triggers: []string{"ab.bomb"}},
 		`() => { const keep = []; for (;;) keep.push(new Uint8Array(32 << 20).fill(7)) }`)

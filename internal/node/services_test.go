@@ -35,7 +35,7 @@ func TestServicesDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := startNode(t, Config{Services: services})
-	c, nc := newClient(t, n.ClientURL())
+	c, nc := newClient(t, n)
 	deploy(t, c, "all", probeServices, "probe.all")
 	if m := invoke(t, nc, "probe.all", nil); string(m.Data) != `{"kv":"ok","objectStore":"ok","messaging":"ok","http":"DISABLED"}` {
 		t.Fatalf("node-wide: %s", m.Data)
@@ -83,13 +83,13 @@ func TestNamespaceAllowedSubjects(t *testing.T) {
 	src := `(s, p) => { try { hostServices.messaging.publish(p.text(), "x"); return "ok" } catch (e) { return e.code } }`
 	deployIn(t, n, "acme", api.FunctionSpec{Name: "pub", Triggers: []string{"acme.pub"}}, src)
 	deployIn(t, n, "other", api.FunctionSpec{Name: "pub", Triggers: []string{"other.pub"}}, src)
-	nc := newConn(t, n.ClientURL())
 	for _, c := range []struct{ trigger, subject, want string }{
 		{"acme.pub", "acme.orders", "ok"},
 		{"acme.pub", "globex.orders", "SUBJECT_DENIED"},
 		{"other.pub", "globex.orders", "ok"},
 	} {
-		if m := invoke(t, nc, c.trigger, []byte(c.subject)); string(m.Data) != c.want {
+		ns, _, _ := strings.Cut(c.trigger, ".")
+		if m := invoke(t, nsConn(t, n, ns), c.trigger, []byte(c.subject)); string(m.Data) != c.want {
 			t.Errorf("%s publishing on %s: %q, want %q", c.trigger, c.subject, m.Data, c.want)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/hostsvc"
+	"github.com/natsfn/natsfn/internal/hostsvc/egress"
 )
 
 // ServicesFile is the JSON an operator writes to configure every
@@ -38,11 +39,13 @@ type ServicesFile struct {
 		Allow            []string     `json:"allow"`
 	} `json:"http"`
 	Replicas int `json:"replicas"`
-	// Namespaces narrows messaging per namespace: the subject patterns its
-	// functions may publish and request on (NATS wildcards allowed).
-	// Namespaces not listed use messaging.allowed_subjects.
+	// Namespaces configures services per namespace: the subject patterns
+	// its functions may publish and request on (NATS wildcards allowed;
+	// absent means messaging.allowed_subjects), and HTTP destinations opened
+	// for its functions on top of http.allow.
 	Namespaces map[string]struct {
 		AllowedSubjects []string `json:"allowed_subjects"`
+		HTTPAllow       []string `json:"http_allow"`
 	} `json:"namespaces"`
 }
 
@@ -52,6 +55,8 @@ type Services struct {
 	hostsvc.Config
 	// AllowedSubjects by namespace overrides Config.Messaging.AllowedSubjects.
 	AllowedSubjects map[string][]string
+	// HTTPAllow by namespace adds to Config.HTTP.Allow.
+	HTTPAllow map[string][]string
 }
 
 // LoadServicesFile reads and checks a ServicesFile.
@@ -80,10 +85,25 @@ func LoadServicesFile(path string) (Services, error) {
 		if err := check.Validate(); err != nil {
 			return Services{}, fmt.Errorf("%s: namespace %s: %w", path, ns, err)
 		}
-		if svc.AllowedSubjects == nil {
-			svc.AllowedSubjects = map[string][]string{}
+		for _, e := range n.HTTPAllow {
+			if err := egress.ValidateEntry(e); err != nil {
+				return Services{}, fmt.Errorf("%s: namespace %s: http_allow: %w", path, ns, err)
+			}
 		}
-		svc.AllowedSubjects[ns] = n.AllowedSubjects
+		// Only when given: a namespace listed for http_allow alone keeps
+		// the node's subjects.
+		if n.AllowedSubjects != nil {
+			if svc.AllowedSubjects == nil {
+				svc.AllowedSubjects = map[string][]string{}
+			}
+			svc.AllowedSubjects[ns] = n.AllowedSubjects
+		}
+		if len(n.HTTPAllow) > 0 {
+			if svc.HTTPAllow == nil {
+				svc.HTTPAllow = map[string][]string{}
+			}
+			svc.HTTPAllow[ns] = n.HTTPAllow
+		}
 	}
 	return svc, nil
 }

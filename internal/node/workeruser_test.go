@@ -38,7 +38,7 @@ func wuServer(t *testing.T) *natsserver.Server {
 // workerUser. nats.go's asynchronous errors arrive on the channel.
 func wuWorker(t *testing.T, s *natsserver.Server, namespace string) (*nats.Conn, <-chan error) {
 	t.Helper()
-	f, forget, err := s.DialScoped(workerUser(namespace))
+	f, forget, err := s.DialScoped(workerUser(namespace, nil))
 	if err != nil {
 		t.Fatalf("DialScoped: %v", err)
 	}

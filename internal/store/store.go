@@ -1,7 +1,8 @@
 // Package store keeps natsfn's desired state in JetStream: function specs in
-// a KV bucket, their bundles in an object store, staged uploads in a second
-// object store that forgets them after a while, and the stream that keeps
-// recent function logs. Every node opens the same buckets, so any node can
+// a KV bucket, their bundles in an object store, the namespaces in a second
+// KV bucket, staged uploads in an object store that forgets them after a
+// while, and the stream that keeps recent function logs. Uploads and logs
+// exist in every account functions run in (OpenAccount). Every node opens the same buckets, so any node can
 // serve any function.
 package store
 
@@ -39,9 +40,10 @@ const (
 // Store is the desired state of every namespace. It is safe for concurrent
 // use.
 type Store struct {
-	functions jetstream.KeyValue
-	bundles   jetstream.ObjectStore
-	uploads   jetstream.ObjectStore
+	functions  jetstream.KeyValue
+	bundles    jetstream.ObjectStore
+	namespaces jetstream.KeyValue
+	uploads    *Uploads
 }
 
 // Option configures Open.
@@ -90,11 +92,31 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, 
 	if err != nil {
 		return nil, fmt.Errorf("natsfn: open object store %s: %w", api.BundlesBucket, err)
 	}
+	namespaces, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      api.NamespacesBucket,
+		Description: "natsfn namespaces: the account of each, and its limits",
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natsfn: open bucket %s: %w", api.NamespacesBucket, err)
+	}
+	uploads, err := OpenAccount(ctx, js, o.replicas, LogMaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{functions: functions, bundles: bundles, namespaces: namespaces, uploads: uploads}, nil
+}
+
+// OpenAccount creates, or binds to, what natsfn keeps in an account that
+// functions run in, the namespace's own or a shared one: the staging area
+// for uploads and the stream of function logs (logBytes at most).
+func OpenAccount(ctx context.Context, js jetstream.JetStream, replicas int, logBytes int64) (*Uploads, error) {
 	uploads, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      api.UploadsBucket,
 		Description: "natsfn staged uploads; abandoned ones expire",
 		Storage:     jetstream.FileStorage,
-		Replicas:    o.replicas,
+		Replicas:    replicas,
 		TTL:         UploadMaxAge,
 	})
 	if err != nil {
@@ -105,16 +127,16 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, 
 		Description:       "natsfn function logs",
 		Subjects:          []string{api.LogPrefix + ".>"},
 		Storage:           jetstream.FileStorage,
-		Replicas:          o.replicas,
+		Replicas:          replicas,
 		MaxAge:            LogMaxAge,
 		MaxMsgsPerSubject: LogMaxMsgsPerFunc,
-		MaxBytes:          LogMaxBytes,
+		MaxBytes:          logBytes,
 		Discard:           jetstream.DiscardOld,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("natsfn: open stream %s: %w", api.LogStream, err)
 	}
-	return &Store{functions: functions, bundles: bundles, uploads: uploads}, nil
+	return &Uploads{store: uploads}, nil
 }
 
 // validateNames keeps malformed names, which could carry subject wildcards,

@@ -1,0 +1,65 @@
+package api
+
+import "time"
+
+// The administrator's API is NATS request/reply on subjects under
+// AdminPrefix, reachable only from natsfn's own account:
+//
+//	$NATSFN.admin.v1.ns.add    NamespaceRequest -> NamespaceCreds
+//	$NATSFN.admin.v1.ns.set    NamespaceRequest -> NamespaceInfo
+//	$NATSFN.admin.v1.ns.ls     (empty)          -> NamespaceList
+//	$NATSFN.admin.v1.ns.rm     NamespaceRequest -> NamespaceInfo (as it was)
+//	$NATSFN.admin.v1.ns.creds  NamespaceRequest -> NamespaceCreds
+//
+// Replies use the same Response envelope as the control API.
+const AdminPrefix = "$NATSFN.admin.v1"
+
+// Namespace operations of the administrator's API.
+const (
+	OpNamespaceAdd   = "add"
+	OpNamespaceSet   = "set"
+	OpNamespaceList  = "ls"
+	OpNamespaceRm    = "rm"
+	OpNamespaceCreds = "creds"
+)
+
+// AdminSubject returns the subject of a namespace operation.
+func AdminSubject(op string) string { return AdminPrefix + ".ns." + op }
+
+// NoLimit is a limit that is not set.
+const NoLimit = -1
+
+// MinNamespaceStorage is the least storage a namespace may be limited to:
+// natsfn keeps its uploads and logs there too.
+const MinNamespaceStorage = 16 << 20
+
+// NamespaceInfo is a namespace: a tenant, with a NATS account of its own.
+type NamespaceInfo struct {
+	Name string `json:"name"`
+	// Account is the public key of the namespace's NATS account.
+	Account string `json:"account"`
+	// MaxStorage bounds the JetStream file storage of the account, in
+	// bytes (KV buckets, object stores, uploads, logs); NoLimit for none.
+	MaxStorage int64     `json:"max_storage"`
+	Created    time.Time `json:"created"`
+}
+
+// NamespaceRequest names a namespace and, for add and set, its limits. For
+// creds, TTL bounds the credentials' life (none when zero).
+type NamespaceRequest struct {
+	Name       string   `json:"name"`
+	MaxStorage *int64   `json:"max_storage,omitempty"`
+	TTL        Duration `json:"ttl,omitempty"`
+}
+
+// NamespaceCreds is a namespace and a credentials file for a user of it,
+// with every right within its account.
+type NamespaceCreds struct {
+	Namespace NamespaceInfo `json:"namespace"`
+	Creds     string        `json:"creds"`
+}
+
+// NamespaceList lists the namespaces, sorted by name.
+type NamespaceList struct {
+	Namespaces []NamespaceInfo `json:"namespaces"`
+}
