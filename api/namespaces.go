@@ -46,10 +46,16 @@ type NamespaceInfo struct {
 
 // NamespaceRequest names a namespace and, for add and set, its limits. For
 // creds, TTL bounds the credentials' life (none when zero).
+//
+// On a NATS system natsfn joins (rather than runs), add takes an account
+// its operator made: Account is its public key and SigningKey the seed of
+// one of its signing keys, with which natsfn mints the namespace's users.
 type NamespaceRequest struct {
 	Name       string   `json:"name"`
 	MaxStorage *int64   `json:"max_storage,omitempty"`
 	TTL        Duration `json:"ttl,omitempty"`
+	Account    string   `json:"account,omitempty"`
+	SigningKey string   `json:"signing_key,omitempty"`
 }
 
 // NamespaceCreds is a namespace and a credentials file for a user of it,

@@ -43,10 +43,10 @@ func (a *Admin) request(ctx context.Context, op string, req, out any) error {
 }
 
 // AddNamespace creates a namespace, with an account of its own, and
-// returns credentials for its owner. maxStorage is api.NoLimit for none.
-func (a *Admin) AddNamespace(ctx context.Context, name string, maxStorage int64) (*api.NamespaceCreds, error) {
+// returns credentials for its owner (see api.NamespaceRequest).
+func (a *Admin) AddNamespace(ctx context.Context, req api.NamespaceRequest) (*api.NamespaceCreds, error) {
 	var out api.NamespaceCreds
-	err := a.request(ctx, api.OpNamespaceAdd, api.NamespaceRequest{Name: name, MaxStorage: &maxStorage}, &out)
+	err := a.request(ctx, api.OpNamespaceAdd, req, &out)
 	return &out, err
 }
 

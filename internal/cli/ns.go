@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,6 +19,8 @@ func runNS(ctx context.Context, e *env, args []string) error {
 	out := fs.String("out", "", "write the namespace's credentials to `FILE` (0600) instead of stdout")
 	maxStorage := fs.String("max-storage", "", "the namespace's JetStream storage `LIMIT` (such as 1GiB, or none)")
 	ttl := fs.Duration("ttl", 0, "with creds: the credentials expire after `DURATION` (default: never)")
+	account := fs.String("account", "", "with add, on a NATS system natsfn joins: the public `KEY` of the account its operator made for the namespace")
+	signingKey := fs.String("signing-key", "", "with add, on a NATS system natsfn joins: a `FILE` holding the seed of one of the account's signing keys")
 	pos, err := e.parse(fs, args, 1, 2)
 	if err != nil {
 		return err
@@ -42,6 +45,18 @@ func runNS(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("ns set needs --max-storage")
 	case *maxStorage != "" && op != "add" && op != "set":
 		return usageErrorf("--max-storage applies to ns add and ns set")
+	case (*account != "" || *signingKey != "") && op != "add":
+		return usageErrorf("--account and --signing-key apply to ns add")
+	case (*account == "") != (*signingKey == ""):
+		return usageErrorf("--account and --signing-key go together")
+	}
+	var seed string
+	if *signingKey != "" {
+		b, err := os.ReadFile(*signingKey)
+		if err != nil {
+			return fmt.Errorf("--signing-key: %v", err)
+		}
+		seed = strings.TrimSpace(string(b))
 	}
 	var name string
 	if needsName {
@@ -84,7 +99,7 @@ func runNS(ctx context.Context, e *env, args []string) error {
 	case "add", "creds":
 		var creds *api.NamespaceCreds
 		if op == "add" {
-			creds, err = admin.AddNamespace(ctx, name, limit)
+			creds, err = admin.AddNamespace(ctx, api.NamespaceRequest{Name: name, MaxStorage: &limit, TTL: api.Duration(*ttl), Account: *account, SigningKey: seed})
 		} else {
 			creds, err = admin.NamespaceCreds(ctx, name, *ttl)
 		}

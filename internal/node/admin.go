@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/store"
@@ -15,21 +18,58 @@ import (
 // namespaceAdmin is the node as the administrator's API sees it.
 type namespaceAdmin Node
 
-var errNoAccounts = api.Errorf(api.CodeBadRequest, "this NATS system's accounts are not natsfn's to make; see docs/tenancy.md")
+var errNoAccounts = api.Errorf(api.CodeBadRequest, "this NATS system's accounts are not natsfn's to make or limit: its operator does that (docs/tenancy.md)")
+
+// adoptAccount makes a namespace of an account the operator of a NATS
+// system natsfn joins made for it, once a user signed with the given key
+// gets in.
+func (n *Node) adoptAccount(ctx context.Context, req api.NamespaceRequest, maxStorage int64) error {
+	switch {
+	case req.Account == "" || req.SigningKey == "":
+		return api.Errorf(api.CodeBadRequest, "on a NATS system natsfn joins, a namespace is an account its operator made: give its public key (--account) and one of its signing keys (--signing-key FILE); see docs/tenancy.md")
+	case maxStorage != api.NoLimit:
+		return errNoAccounts
+	case !nkeys.IsValidPublicAccountKey(req.Account):
+		return api.Errorf(api.CodeBadRequest, "--account %q is not an account's public key", req.Account)
+	}
+	signer, err := tenancy.NewSigner([]byte(req.SigningKey), req.Account)
+	if err != nil {
+		return api.Errorf(api.CodeBadRequest, "%v", err)
+	}
+	probe, err := signer.Mint("natsfn-probe", tenancy.Node, req.Name, nil, time.Minute)
+	if err != nil {
+		return err
+	}
+	nc, err := n.connect("natsfn-probe "+req.Name, nats.UserJWTAndSeed(probe.JWT, string(probe.Seed)))
+	if err != nil {
+		return api.Errorf(api.CodeBadRequest, "the server refused a user of account %s signed with this key (is it one of the account's signing keys?): %v", req.Account, err)
+	}
+	nc.Close()
+	return n.store.CreateNamespace(ctx, store.Namespace{
+		NamespaceInfo: api.NamespaceInfo{Name: req.Name, Account: req.Account, MaxStorage: api.NoLimit, Created: time.Now().UTC()},
+		SigningKey:    req.SigningKey,
+	})
+}
 
 func (a *namespaceAdmin) node() *Node { return (*Node)(a) }
 
 func (a *namespaceAdmin) Add(ctx context.Context, req api.NamespaceRequest) (*api.NamespaceCreds, error) {
 	n := a.node()
-	if n.server == nil {
-		return nil, errNoAccounts
-	}
 	maxStorage := int64(api.NoLimit)
 	if req.MaxStorage != nil {
 		maxStorage = *req.MaxStorage
 	}
-	if _, err := n.createNamespace(ctx, req.Name, maxStorage); err != nil {
-		return nil, err
+	switch {
+	case n.server != nil && (req.Account != "" || req.SigningKey != ""):
+		return nil, api.Errorf(api.CodeBadRequest, "natsfn makes the accounts on its own server; --account and --signing-key are for NATS systems it joins")
+	case n.server != nil:
+		if _, err := n.createNamespace(ctx, req.Name, maxStorage); err != nil {
+			return nil, err
+		}
+	default:
+		if err := n.adoptAccount(ctx, req, maxStorage); err != nil {
+			return nil, err
+		}
 	}
 	// The credentials work once this node serves the namespace.
 	if err := n.tenants.wait(ctx, req.Name, func(t *tenant) bool { return t != nil }); err != nil {
@@ -41,6 +81,9 @@ func (a *namespaceAdmin) Add(ctx context.Context, req api.NamespaceRequest) (*ap
 
 func (a *namespaceAdmin) Set(ctx context.Context, req api.NamespaceRequest) (*api.NamespaceInfo, error) {
 	n := a.node()
+	if n.server == nil {
+		return nil, errNoAccounts
+	}
 	ns, err := n.store.UpdateNamespace(ctx, req.Name, func(ns *store.Namespace) {
 		if req.MaxStorage != nil {
 			ns.MaxStorage = *req.MaxStorage

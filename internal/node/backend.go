@@ -2,8 +2,13 @@ package node
 
 import (
 	"fmt"
+	"net"
+	neturl "net/url"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
 
 	"github.com/nats-io/nats-server/v2/server"
 
@@ -13,6 +18,7 @@ import (
 	"github.com/natsfn/natsfn/internal/hostsvc"
 	"github.com/natsfn/natsfn/internal/pool"
 	"github.com/natsfn/natsfn/internal/sandbox"
+	"github.com/natsfn/natsfn/internal/tenancy"
 	"github.com/natsfn/natsfn/internal/worker"
 )
 
@@ -53,25 +59,67 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 			Hosts:  n.hosts,
 			Logger: cfg.Logger.With("subsystem", "worker"),
 		}
-		// With the embedded server each worker gets a NATS connection of
-		// its own, scoped to its namespace, so calls skip the node. (On an
-		// external server the node cannot scope one, and relays calls.)
-		if n.server != nil {
-			wcfg.Direct = &worker.Direct{
-				Dial: func(namespace string) (*os.File, func(), error) {
-					t := n.tenants.get(namespace)
-					if t == nil {
-						return nil, nil, fmt.Errorf("namespace %q does not exist", namespace)
-					}
-					return n.server.DialScoped(workerUser(namespace, t.account))
-				},
-				Orphaned: n.answerOrphans,
-			}
-		}
+		// Each worker gets a NATS connection of its own, scoped to its
+		// namespace, so calls skip the node; a namespace without an
+		// account of its own relays its calls through the node.
+		wcfg.Direct = &worker.Direct{Dial: n.dialWorker, Serves: n.workerServesItself, Orphaned: n.answerOrphans}
 		return worker.NewBackend(wcfg), nil
 	default:
 		return nil, fmt.Errorf("natsfn: unknown sandbox %q (want auto, process or none)", cfg.Sandbox)
 	}
+}
+
+// workerServesItself says whether a namespace's worker gets a NATS
+// connection of its own: where the namespace has an account natsfn mints
+// users in, and the node reaches the server over plain TCP (a worker
+// cannot do TLS: it has no trust store in its empty root).
+func (n *Node) workerServesItself(namespace string) bool {
+	if n.server != nil {
+		return true
+	}
+	if n.tenants.get(namespace) == nil {
+		return false
+	}
+	u, err := neturl.Parse(n.nc.ConnectedUrl())
+	return err == nil && u.Scheme == "nats" && !n.nc.TLSRequired()
+}
+
+// dialWorker opens a namespace's worker's NATS connection. On the embedded
+// server the server knows the socket as the worker's user; elsewhere the
+// worker logs in as a user of its namespace's account with the same rights,
+// minted here.
+func (n *Node) dialWorker(namespace string) (*worker.Conn, error) {
+	t := n.tenants.get(namespace)
+	if t == nil {
+		return nil, fmt.Errorf("namespace %q does not exist", namespace)
+	}
+	if n.server != nil {
+		f, forget, err := n.server.DialScoped(workerUser(namespace, t.account))
+		if err != nil {
+			return nil, err
+		}
+		return &worker.Conn{File: f, Forget: forget}, nil
+	}
+	u, err := neturl.Parse(n.nc.ConnectedUrl())
+	if err != nil {
+		return nil, err
+	}
+	tcp, err := net.DialTimeout("tcp", u.Host, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer tcp.Close() // the file is a duplicate that keeps the socket open
+	f, err := tcp.(*net.TCPConn).File()
+	if err != nil {
+		return nil, err
+	}
+	perms := workerJWTPermissions(namespace)
+	creds, err := t.signer.Mint("natsfn-worker "+namespace, tenancy.Worker, namespace, &perms, 0)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &worker.Conn{File: f, JWT: creds.JWT, Seed: creds.Seed}, nil
 }
 
 // workerUser is what a namespace's worker may do on its own NATS
@@ -87,7 +135,7 @@ func workerUser(namespace string, account *server.Account) *server.User {
 		Account:  account,
 		Permissions: &server.Permissions{
 			Subscribe: &server.SubjectPermission{
-				Allow: []string{"> " + executor.QueueGroup(namespace, "*")},
+				Allow: []string{workerQueue(namespace)},
 				Deny:  workerSubscribeDeny,
 			},
 			Publish:  &server.SubjectPermission{Deny: []string{">"}},
@@ -95,6 +143,19 @@ func workerUser(namespace string, account *server.Account) *server.User {
 		},
 	}
 }
+
+// workerJWTPermissions are workerUser's permissions for a user JWT.
+func workerJWTPermissions(namespace string) jwt.Permissions {
+	return jwt.Permissions{
+		Sub:  jwt.Permission{Allow: []string{workerQueue(namespace)}, Deny: workerSubscribeDeny},
+		Pub:  jwt.Permission{Deny: []string{">"}},
+		Resp: &jwt.ResponsePermission{MaxMsgs: 1},
+	}
+}
+
+// workerQueue is the permission to subscribe to any subject in the
+// namespace's queue groups.
+func workerQueue(namespace string) string { return "> " + executor.QueueGroup(namespace, "*") }
 
 // workerSubscribeDeny are subjects no trigger may use (api.IsReserved and
 // the other reserved prefixes of NATS).

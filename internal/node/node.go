@@ -194,10 +194,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		control.WithLogger(cfg.Logger.With("subsystem", "control"))); err != nil {
 		return nil, err
 	}
-	if n.server != nil {
-		if n.admin, err = control.StartAdmin(ctx, nc, (*namespaceAdmin)(n), control.WithLogger(cfg.Logger.With("subsystem", "admin"))); err != nil {
-			return nil, err
-		}
+	if n.admin, err = control.StartAdmin(ctx, nc, (*namespaceAdmin)(n), control.WithLogger(cfg.Logger.With("subsystem", "admin"))); err != nil {
+		return nil, err
 	}
 	ok = true
 	n.log.Info("node ready", "nats", redacted(url), "name", cfg.Name)

@@ -55,6 +55,27 @@ type tenants struct {
 	mu      sync.Mutex
 	byName  map[string]*tenant
 	changed chan struct{}
+	// registered are the namespaces of the registry, served here or not.
+	registered map[string]bool
+}
+
+func (ts *tenants) register(name string, ok bool) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.registered == nil {
+		ts.registered = map[string]bool{}
+	}
+	if ok {
+		ts.registered[name] = true
+	} else {
+		delete(ts.registered, name)
+	}
+}
+
+func (ts *tenants) isRegistered(name string) bool {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.registered[name]
 }
 
 func (ts *tenants) get(name string) *tenant {
@@ -165,6 +186,7 @@ func (n *Node) watchNamespaces(ctx context.Context) error {
 		}
 	}
 	return n.store.WatchNamespaces(ctx, func(name string, ns *store.Namespace) {
+		n.tenants.register(name, ns != nil)
 		if ns == nil {
 			n.dropTenant(name)
 			return
@@ -282,10 +304,14 @@ func (n *Node) connFor(namespace string) (*nats.Conn, error) {
 	if t := n.tenants.get(namespace); t != nil {
 		return t.nc, nil
 	}
-	if n.server == nil {
-		// A NATS system whose accounts natsfn does not manage: every
-		// namespace shares the node's account.
+	if n.server == nil && !n.tenants.isRegistered(namespace) {
+		// A namespace without an account of its own on a NATS system
+		// natsfn joins: it shares the node's account.
 		return n.nc, nil
+	}
+	if n.tenants.isRegistered(namespace) {
+		// Never its functions in another account, natsfn's least of all.
+		return nil, api.Errorf(api.CodeUnavailable, "namespace %q is not served on this node: its account cannot be reached (see the node's log)", namespace)
 	}
 	return nil, api.Errorf(api.CodeNotFound, "namespace %q does not exist (the administrator creates it with `natsfn ns add %s`)", namespace, namespace)
 }

@@ -28,6 +28,7 @@ const SystemAccount = "NATSFN"
 const (
 	tagAdmin     = "natsfn:admin"
 	tagNode      = "natsfn:node"
+	tagWorker    = "natsfn:worker"
 	tagNamespace = "natsfn:namespace:"
 )
 
@@ -42,6 +43,9 @@ const (
 	Node
 	// Tenant is a namespace's owner: all of its account, nothing else.
 	Tenant
+	// Worker is a namespace's worker process: its triggers' queue groups
+	// and its replies, nothing else.
+	Worker
 )
 
 // Signer mints users of one account.
@@ -114,6 +118,8 @@ func (s *Signer) Mint(name string, role Role, namespace string, perms *jwt.Permi
 		uc.Tags.Add(tagAdmin)
 	case Node:
 		uc.Tags.Add(tagNode)
+	case Worker:
+		uc.Tags.Add(tagWorker)
 	}
 	if namespace != "" {
 		uc.Tags.Add(tagNamespace + namespace)

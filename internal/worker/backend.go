@@ -56,12 +56,29 @@ type Config struct {
 // and answers for a worker that dies.
 type Direct struct {
 	// Dial opens a NATS connection for a namespace's worker, with
-	// permissions scoped to it; forget is called when the worker is gone.
-	Dial func(namespace string) (conn *os.File, forget func(), err error)
+	// permissions scoped to it.
+	Dial func(namespace string) (*Conn, error)
+	// Serves says whether a namespace's worker gets a connection of its
+	// own; nil means every namespace's does. The others relay their calls
+	// through the node.
+	Serves func(namespace string) bool
 	// Orphaned answers the calls a dead worker had accepted but not
 	// answered, given by reply subject. The subjects come from the
 	// worker's memory: they must be checked before anything is published.
 	Orphaned func(namespace string, replies []string)
+}
+
+// Conn is a worker's own NATS connection, dialled by the node.
+type Conn struct {
+	// File is the connected socket.
+	File *os.File
+	// Forget is called once the worker is gone; may be nil.
+	Forget func()
+	// JWT and Seed are the user the worker authenticates as, signing the
+	// server's nonce itself. Empty where the server knows the socket
+	// itself (natsserver.DialScoped).
+	JWT  string
+	Seed []byte
 }
 
 // Backend runs each namespace's functions in its own worker process,
@@ -97,6 +114,7 @@ func (b *Backend) worker(namespace string) (*workerConn, error) {
 	if w == nil {
 		w = &workerConn{b: b, namespace: namespace, functions: map[uint64]*remoteFunction{},
 			log: b.cfg.Logger.With("namespace", namespace), quit: make(chan struct{})}
+		w.direct = b.cfg.Direct != nil && (b.cfg.Direct.Serves == nil || b.cfg.Direct.Serves(namespace))
 		b.workers[namespace] = w
 		w.cond = sync.NewCond(&w.mu)
 		b.wg.Add(1)
@@ -198,6 +216,9 @@ type pendingJob struct {
 type workerConn struct {
 	b         *Backend
 	namespace string
+	// direct: the worker takes its calls from NATS on a connection of its
+	// own (Config.Direct), rather than through the node.
+	direct bool
 	log       *slog.Logger
 
 	mu        sync.Mutex
@@ -317,7 +338,7 @@ func (w *workerConn) run() (string, error) {
 	}
 	files := []*os.File{childFile}
 	var direct *directFiles
-	if w.b.cfg.Direct != nil {
+	if w.direct {
 		if direct, err = openDirect(w.b.cfg.Direct, w.namespace); err != nil {
 			childFile.Close()
 			conn.Close()
@@ -357,7 +378,7 @@ func (w *workerConn) run() (string, error) {
 	r := newFrameReader(conn)
 	first, err := readFrame(r)
 	if err == nil && first.typ == frameReady && direct != nil {
-		first, err = w.attach(out, r)
+		first, err = w.attach(out, r, direct.conn)
 	}
 	if err != nil || (first.typ != frameReady && first.typ != frameAttached) {
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
@@ -400,8 +421,8 @@ func (w *workerConn) run() (string, error) {
 
 // attach gives the worker its NATS connection and waits until it is
 // connected.
-func (w *workerConn) attach(out *writer, r *bufio.Reader) (*frame, error) {
-	if err := out.send(frameAttach, 0, []byte("natsfn-worker "+w.namespace)); err != nil {
+func (w *workerConn) attach(out *writer, r *bufio.Reader, c *Conn) (*frame, error) {
+	if err := out.send(frameAttach, 0, []byte("natsfn-worker "+w.namespace), []byte(c.JWT), c.Seed); err != nil {
 		return nil, err
 	}
 	f, err := readFrame(r)
@@ -431,30 +452,34 @@ func (w *workerConn) orphaned(d *directFiles) {
 // directFiles are what one worker incarnation gets for its own NATS
 // connection.
 type directFiles struct {
+	conn      *Conn
 	nats      *os.File // the socket, for the worker
 	tableFile *os.File // the in-flight table, for the worker
 	table     *inFlight
-	forget    func()
 }
 
 func openDirect(d *Direct, namespace string) (*directFiles, error) {
-	conn, forget, err := d.Dial(namespace)
+	conn, err := d.Dial(namespace)
 	if err != nil {
 		return nil, fmt.Errorf("NATS connection for the worker: %w", err)
 	}
 	table, tableFile, err := newInFlight()
 	if err != nil {
-		conn.Close()
-		forget()
+		conn.File.Close()
+		if conn.Forget != nil {
+			conn.Forget()
+		}
 		return nil, err
 	}
-	return &directFiles{nats: conn, tableFile: tableFile, table: table, forget: forget}, nil
+	return &directFiles{conn: conn, nats: conn.File, tableFile: tableFile, table: table}, nil
 }
 
 // release is for after the worker is gone (the files went with Spawn).
 func (d *directFiles) release() {
 	d.table.close()
-	d.forget()
+	if d.conn.Forget != nil {
+		d.conn.Forget()
+	}
 }
 
 // died fails everything in flight: every caller gets an answer.
@@ -587,7 +612,7 @@ type remoteRunner struct {
 
 // ServesTriggers says whether the worker subscribes the function's
 // triggers on its own NATS connection (executor.SelfServing).
-func (r *remoteRunner) ServesTriggers() bool { return r.w.b.cfg.Direct != nil }
+func (r *remoteRunner) ServesTriggers() bool { return r.w.direct }
 
 func (r *remoteRunner) Submit(job *pool.Job) bool {
 	w, fn := r.w, r.fn

@@ -14,23 +14,29 @@ import (
 )
 
 // The worker's own NATS connection, when the node gives it one: a TCP
-// socket the node dialled to its embedded server (the worker cannot dial:
-// no network, and seccomp kills socket and connect), which the server
-// treats as a user allowed only to subscribe in the namespace's queue
-// groups and to answer what it received.
+// socket the node dialled (the worker cannot dial: no network, and seccomp
+// kills socket and connect). natsfn's own server knows the socket as a
+// user allowed only to subscribe in the namespace's queue groups and to
+// answer what it received; on another NATS system the worker logs in as
+// such a user of its namespace's account, with a JWT the node minted.
 
 // connectInherited speaks NATS over the inherited socket fd, which it
 // takes over. The connection never reconnects: when it closes, closed is
 // called and the worker should end, so that the node starts a fresh one.
-func connectInherited(fd int, name string, log *slog.Logger, closed func()) (*nats.Conn, error) {
+func connectInherited(fd int, name, userJWT string, seed []byte, log *slog.Logger, closed func()) (*nats.Conn, error) {
 	// Non-blocking before os.NewFile, so the file is pollable: reads park
 	// in the netpoller rather than holding a thread.
 	if err := unix.SetNonblock(fd, true); err != nil {
 		return nil, fmt.Errorf("nats connection on fd %d: %w", fd, err)
 	}
 	d := &onceDialer{conn: fileConn{os.NewFile(uintptr(fd), "nats")}}
+	var creds nats.Option = func(*nats.Options) error { return nil }
+	if userJWT != "" {
+		creds = nats.UserJWTAndSeed(userJWT, string(seed))
+	}
 	// An IP in the URL, and no lookup: a name would be resolved (a socket).
 	return nats.Connect("nats://127.0.0.1:4222",
+		creds,
 		nats.SkipHostLookup(),
 		nats.SetCustomDialer(d),
 		nats.Name(name),

@@ -22,7 +22,7 @@ const (
 	frameUnload     = 3 // id: function
 	frameInvoke     = 4 // id: job; fields: function id, subject, reply, headers JSON, payload
 	frameHostResult = 5 // id: call; fields: status ("0" ok, "1" error), result JSON, body, has body ("1")
-	frameAttach     = 6 // id: 0; fields: connection name. Use the inherited NATS socket and in-flight table
+	frameAttach     = 6 // id: 0; fields: connection name, user JWT, user seed (both empty on natsfn's own server). Use the inherited NATS socket and in-flight table
 
 	// worker → node
 	frameCheckResult = 11 // id: request; fields: error ("" when fine)

@@ -265,7 +265,7 @@ func (s *server) attach(f *frame) {
 		msg = "no NATS connection was passed to this worker"
 	} else if t, err := mapInFlight(os.NewFile(uintptr(s.opts.InFlightFd), "inflight")); err != nil {
 		msg = err.Error()
-	} else if nc, err := connectInherited(s.opts.NATSFd, f.str(0), s.opts.Logger, s.natsClosed); err != nil {
+	} else if nc, err := connectInherited(s.opts.NATSFd, f.str(0), f.str(1), f.field(2), s.opts.Logger, s.natsClosed); err != nil {
 		t.close()
 		msg = "cannot connect to NATS: " + err.Error()
 	} else {

@@ -56,14 +56,14 @@ func newHarness(t *testing.T, direct bool) *harness {
 	var d *Direct
 	if direct {
 		d = &Direct{
-			Dial: func(string) (*os.File, func(), error) {
+			Dial: func(string) (*Conn, error) {
 				c, err := net.Dial("tcp", strings.TrimPrefix(url, "nats://"))
 				if err != nil {
-					return nil, nil, err
+					return nil, err
 				}
 				defer c.Close()
 				f, err := c.(*net.TCPConn).File()
-				return f, func() {}, err
+				return &Conn{File: f}, err
 			},
 			Orphaned: func(_ string, replies []string) {
 				for _, r := range replies {
