@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,6 +166,21 @@ func TestRestartServesWithoutRedeploy(t *testing.T) {
 	n := startNode(t, Config{DataDir: dir})
 	c, _ := newClient(t, n)
 	deploy(t, c, "persist", `() => "still here"`, "persist")
+	// A namespace of its own, with data in its account, and its owner's
+	// credentials from before the restart.
+	ctx := context.Background()
+	creds, err := n.NamespaceCreds(ctx, "acme")
+	if err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("credentials of a namespace not made yet: %v", err)
+	}
+	acme, ncAcme := nsClient(t, n, "acme")
+	deploy(t, acme, "counter", `(s, p) => { if (p.length) hostServices.kv.set("n", p); return hostServices.kv.get("n") }`, "count")
+	invoke(t, ncAcme, "count", []byte("41"))
+	if creds, err = n.NamespaceCreds(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	credsFile := filepath.Join(t.TempDir(), "acme.creds")
+	os.WriteFile(credsFile, creds, 0o600)
 	url := n.ClientURL()
 	n.Close()
 
@@ -173,6 +189,15 @@ func TestRestartServesWithoutRedeploy(t *testing.T) {
 	_, nc := newClient(t, n2)
 	if m := invoke(t, nc, "persist", nil); string(m.Data) != "still here" {
 		t.Fatalf("after restart: %q", m.Data)
+	}
+	// And so do the namespace, its data and its owner's credentials.
+	owner, err := nats.Connect(url, nats.UserCredentials(credsFile))
+	if err != nil {
+		t.Fatalf("acme's credentials after restart: %v", err)
+	}
+	defer owner.Close()
+	if m := invoke(t, owner, "count", nil); string(m.Data) != "41" {
+		t.Fatalf("acme's data after restart: %q %v", m.Data, m.Header)
 	}
 }
 
