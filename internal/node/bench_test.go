@@ -12,8 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/bench"
-	"github.com/natsfn/natsfn/internal/testenv"
 )
 
 // BenchmarkWarmEcho compares a JavaScript echo with a plain Go nats.go
@@ -25,11 +25,11 @@ func BenchmarkWarmEcho(b *testing.B) {
 	n := startNode(b, Config{})
 	c, _ := newClient(b, n)
 	deploy(b, c, "echo", `(s, p) => p`, "bench.js")
-	responder := testenv.Conn(b, n.ClientURL())
+	responder := nsConn(b, n, api.DefaultNamespace)
 	if _, err := bench.Responder(responder, "bench.go"); err != nil {
 		b.Fatal(err)
 	}
-	requester := testenv.Conn(b, n.ClientURL())
+	requester := nsConn(b, n, api.DefaultNamespace)
 	payload := []byte(strings.Repeat("x", 65))
 	for _, inFlight := range []int{1, 32} {
 		for _, target := range []string{"go", "js"} {
@@ -60,7 +60,7 @@ func BenchmarkRSSGrowth(b *testing.B) {
 	n := startNode(b, Config{Sandbox: cmp.Or(os.Getenv("NATSFN_BENCH_SANDBOX"), "none")})
 	c, _ := newClient(b, n)
 	deploy(b, c, "echo", `(s, p) => ({ s, p: p.text() })`, "rss")
-	requester := testenv.Conn(b, n.ClientURL())
+	requester := nsConn(b, n, api.DefaultNamespace)
 	run := func(calls int) {
 		r, err := bench.Run(context.Background(), requester, bench.Options{Subject: "rss", Payload: []byte("hello"), Requests: calls, InFlight: 8})
 		if err != nil || r.Errors > 0 {

@@ -30,7 +30,7 @@ type operatorSystem struct {
 	signing   map[string][]byte // namespace → signing key seed
 }
 
-func startOperatorSystem(t *testing.T, namespaces ...string) *operatorSystem {
+func startOperatorSystem(t testing.TB, namespaces ...string) *operatorSystem {
 	t.Helper()
 	must := func(err error) {
 		t.Helper()
@@ -111,7 +111,7 @@ func startOperatorSystem(t *testing.T, namespaces ...string) *operatorSystem {
 
 // adopt makes natsfn namespaces of the operator's accounts and returns a
 // client of each, connected with the credentials natsfn minted.
-func (sys *operatorSystem) adopt(t *testing.T, n *Node, namespace string) (*client.Client, *nats.Conn) {
+func (sys *operatorSystem) adopt(t testing.TB, n *Node, namespace string) (*client.Client, *nats.Conn) {
 	t.Helper()
 	admin := nats.UserCredentials(sys.nodeCreds)
 	anc, err := nats.Connect(sys.url, admin)
