@@ -21,7 +21,6 @@ import (
 	"github.com/natsfn/natsfn/internal/executor"
 	"github.com/natsfn/natsfn/internal/natsserver"
 	"github.com/natsfn/natsfn/internal/store"
-	"github.com/natsfn/natsfn/internal/tenancy"
 )
 
 // Config configures a node. The zero value (plus a DataDir) runs an
@@ -83,9 +82,8 @@ type Node struct {
 	ctl    *control.Server
 	admin  *control.Server
 
-	systemSigner *tenancy.Signer // natsfn's own account, on the embedded server
-	tenants      tenants
-	reconciled   atomic.Bool // the desired state at start is applied
+	tenants    tenants
+	reconciled atomic.Bool // the desired state at start is applied
 
 	backend executor.Backend
 	loaded  loadedSet
@@ -302,6 +300,9 @@ func redacted(url string) string {
 // check compiles a bundle and runs its top level before a deploy is
 // accepted, so that a broken script is refused with the reason.
 func (n *Node) check(ctx context.Context, spec api.FunctionSpec, script []byte) error {
+	if _, err := n.connFor(spec.Namespace); err != nil {
+		return err // a namespace that does not exist, or is not served here
+	}
 	if err := n.checkHTTPAllow(spec); err != nil {
 		return err
 	}

@@ -151,7 +151,6 @@ func (n *Node) startSystemAccount() (nodeCreds tenancy.Creds, err error) {
 		return tenancy.Creds{}, err
 	}
 	n.server.Trust(signer.PublicKey(), acc)
-	n.systemSigner = signer
 
 	path := n.AdminCreds()
 	if _, err := tenancy.ReadIdentity(path); err != nil {
