@@ -219,7 +219,7 @@ type workerConn struct {
 	// direct: the worker takes its calls from NATS on a connection of its
 	// own (Config.Direct), rather than through the node.
 	direct bool
-	log       *slog.Logger
+	log    *slog.Logger
 
 	mu        sync.Mutex
 	cond      *sync.Cond // signalled when alive or closed changes
