@@ -146,7 +146,8 @@ func (e *env) connect() (*nats.Conn, error) {
 		return e.dial(nil)
 	}
 	nc, err := e.dial(nats.UserCredentials(path))
-	if err != nil || !id.Admin {
+	if err != nil || !id.Admin || !nc.AuthRequired() {
+		// A server without authentication has no accounts to switch to.
 		return nc, err
 	}
 	admin, err := client.NewAdmin(nc)
