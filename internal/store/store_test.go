@@ -269,3 +269,37 @@ func TestUploads(t *testing.T) {
 		t.Errorf("second DeleteUpload: %v", err)
 	}
 }
+
+// stageLyingUpload stages an upload whose metadata says it holds "small"
+// and then appends size bytes of chunks to it on the underlying stream, as
+// a client writing the object store's subjects itself can.
+func stageLyingUpload(t *testing.T, js jetstream.JetStream, name string, size int) {
+	t.Helper()
+	ctx := t.Context()
+	obs, err := js.ObjectStore(ctx, api.UploadsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oi, err := obs.PutBytes(ctx, name, []byte("small"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 128<<10)
+	subject := "$O." + api.UploadsBucket + ".C." + oi.NUID
+	for sent := 0; sent < size; sent += len(chunk) {
+		if _, err := js.Publish(ctx, subject, chunk); err != nil {
+			t.Fatalf("append a chunk after %d bytes: %v", sent, err)
+		}
+	}
+}
+
+// An upload whose metadata claims fewer bytes than its chunks hold is
+// refused once the limit is read past, not read whole.
+func TestReadUploadRefusesLyingUpload(t *testing.T) {
+	st, js := open(t)
+	stageLyingUpload(t, js, "default.f.lie", 30<<20)
+	_, err := st.ReadUpload(t.Context(), "default.f.lie", api.MaxBundleBytes)
+	if !errors.Is(err, store.ErrUploadTooLarge) {
+		t.Fatalf("ReadUpload of a lying upload: %v, want ErrUploadTooLarge", err)
+	}
+}
