@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -48,7 +49,7 @@ func (c *Client) Deploy(ctx context.Context, spec api.FunctionSpec, script []byt
 	// A unique name: concurrent deploys never overwrite each other's upload.
 	upload := spec.Key() + "." + nuid.Next()
 	if _, err := uploads.PutBytes(ctx, upload, script); err != nil {
-		return nil, fmt.Errorf("natsfn: stage bundle: %w", err)
+		return nil, stageError(ctx, uploads, err)
 	}
 
 	var info api.FunctionInfo
@@ -64,6 +65,35 @@ func (c *Client) Deploy(ctx context.Context, spec api.FunctionSpec, script []byt
 		return nil, err
 	}
 	return &info, nil
+}
+
+// JetStream error codes of a store that is full: its own limit
+// (JSStreamStoreFailedF, "maximum bytes exceeded") or the account's.
+const (
+	jsStoreFailed              = 10077
+	jsStorageResourcesExceeded = 10047
+)
+
+// stageError explains a failed upload: a full staging area is worth a
+// sentence, not a JetStream error code.
+func stageError(ctx context.Context, uploads jetstream.ObjectStore, err error) error {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == jsStoreFailed && strings.Contains(apiErr.Description, "maximum bytes"):
+		limit := "its limit"
+		if st, serr := uploads.Status(ctx); serr == nil {
+			if bs, ok := st.(*jetstream.ObjectBucketStatus); ok && bs.StreamInfo() != nil && bs.StreamInfo().Config.MaxBytes > 0 {
+				limit = fmt.Sprintf("at most %d MiB", bs.StreamInfo().Config.MaxBytes>>20)
+			}
+			if ttl := st.TTL(); ttl > 0 {
+				limit += fmt.Sprintf("; uploads no deploy took expire after %s", ttl)
+			}
+		}
+		return api.Errorf(api.CodeTooMany, "the staging area %s is full (%s): try again later", api.UploadsBucket, limit)
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == jsStorageResourcesExceeded:
+		return api.Errorf(api.CodeTooMany, "the namespace's storage is full: the bundle cannot be staged in %s", api.UploadsBucket)
+	}
+	return fmt.Errorf("natsfn: stage bundle: %w", err)
 }
 
 // List returns the namespace's functions sorted by name.

@@ -28,7 +28,13 @@ var (
 
 // Retention of staged uploads and logs.
 const (
-	UploadMaxAge       = time.Hour
+	// UploadMaxAge is how long a staged upload no deploy took is kept: a
+	// deploy takes its upload within a minute.
+	UploadMaxAge = 15 * time.Minute
+	// UploadMaxBytes bounds an account's staging area: room for a few
+	// deploys of the largest bundle at once. An account with a storage
+	// limit gets at most a quarter of it, as for its logs.
+	UploadMaxBytes = 4 * api.MaxBundleBytes
 	LogMaxAge          = 24 * time.Hour
 	LogMaxMsgsPerFunc  = 1000
 	LogMaxBytes        = 64 << 20
@@ -110,14 +116,22 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, 
 
 // OpenAccount creates, or binds to, what natsfn keeps in an account that
 // functions run in, the namespace's own or a shared one: the staging area
-// for uploads and the stream of function logs (logBytes at most).
+// for uploads (UploadMaxBytes at most) and the stream of function logs
+// (logBytes at most). A store or stream that exists takes the limits of
+// this version.
 func OpenAccount(ctx context.Context, js jetstream.JetStream, replicas int, logBytes int64) (*Uploads, error) {
+	uploadBytes := int64(UploadMaxBytes)
+	if ai, err := js.AccountInfo(ctx); err == nil && ai.Limits.MaxStore > 0 {
+		// MaxBytes is reserved out of the account's storage.
+		uploadBytes = min(uploadBytes, ai.Limits.MaxStore/4)
+	}
 	uploads, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      api.UploadsBucket,
 		Description: "natsfn staged uploads; abandoned ones expire",
 		Storage:     jetstream.FileStorage,
 		Replicas:    replicas,
 		TTL:         UploadMaxAge,
+		MaxBytes:    uploadBytes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("natsfn: open object store %s: %w", api.UploadsBucket, err)

@@ -303,3 +303,39 @@ func TestReadUploadRefusesLyingUpload(t *testing.T) {
 		t.Fatalf("ReadUpload of a lying upload: %v, want ErrUploadTooLarge", err)
 	}
 }
+
+// A node upgrading from a version whose staging area had no size limit and
+// kept uploads for an hour gives the existing store this version's limits,
+// and what was staged stays readable.
+func TestUploadsLimitsApplyToExistingStore(t *testing.T) {
+	js := testenv.JetStream(t, testenv.Conn(t, testenv.NATS(t)))
+	ctx := t.Context()
+	old, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: api.UploadsBucket, Storage: jetstream.FileStorage, TTL: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.PutBytes(ctx, "default.f.1", []byte("staged before")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, js)
+	if err != nil {
+		t.Fatalf("Open over an existing staging area: %v", err)
+	}
+	status, err := old.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := status.(*jetstream.ObjectBucketStatus).StreamInfo().Config
+	if cfg.MaxBytes != store.UploadMaxBytes || cfg.MaxAge != store.UploadMaxAge {
+		t.Errorf("staging area after the upgrade: max bytes %d, max age %v; want %d, %v", cfg.MaxBytes, cfg.MaxAge, store.UploadMaxBytes, store.UploadMaxAge)
+	}
+	if b, err := st.ReadUpload(ctx, "default.f.1", 100); err != nil || string(b) != "staged before" {
+		t.Errorf("an upload staged before the upgrade: %q, %v", b, err)
+	}
+	// Past the limit, staging is refused.
+	if _, err := old.PutBytes(ctx, "default.f.2", make([]byte, store.UploadMaxBytes)); err == nil {
+		t.Error("staging more than the staging area holds succeeded")
+	}
+}
