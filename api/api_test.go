@@ -34,6 +34,24 @@ func TestValidateTrigger(t *testing.T) {
 	}
 }
 
+// Subjects reach terminals (ls, info) and other clients: no control
+// characters and nothing that is not UTF-8, printable Unicode is fine.
+func TestValidateSubjectControlCharacters(t *testing.T) {
+	for _, ok := range []string{"ü.x", "orders.日本", "a-b_c"} {
+		if err := ValidateSubject(ok, false); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"a\x00b", "a\x1b[2Jb", "a\x1b]0;t\x07", "a\x7f", "a\u0085b", "a\u009bb", "a\xffb", "a\xc3", "a\vb", "a\fb"} {
+		if err := ValidateSubject(bad, true); err == nil {
+			t.Errorf("%q accepted as a subject", bad)
+		}
+		if err := ValidateTrigger(bad); err == nil {
+			t.Errorf("%q accepted as a trigger", bad)
+		}
+	}
+}
+
 func TestSpecValidate(t *testing.T) {
 	good := FunctionSpec{Namespace: "default", Name: "f", Triggers: []string{"f"}}
 	if err := good.Validate(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxNameLen is the longest function name or namespace.
@@ -39,8 +40,15 @@ func ValidateSubject(s string, wildcards bool) error {
 	if s == "" {
 		return errors.New("subject must not be empty")
 	}
-	if strings.ContainsAny(s, " \t\r\n") {
-		return fmt.Errorf("subject %q must not contain white space", s)
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("subject %q is not valid UTF-8", s)
+	}
+	// Control characters would reach terminals through ls, info and logs,
+	// and NUL and CR/LF confuse other NATS clients.
+	for _, r := range s {
+		if r == ' ' || IsControl(r) {
+			return fmt.Errorf("subject %q must not contain white space or control characters", s)
+		}
 	}
 	tokens := strings.Split(s, ".")
 	for i, t := range tokens {
@@ -59,6 +67,11 @@ func ValidateSubject(s string, wildcards bool) error {
 		}
 	}
 	return nil
+}
+
+// IsControl reports whether r is a C0 or C1 control character or DEL.
+func IsControl(r rune) bool {
+	return r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f
 }
 
 // ValidateTrigger checks a trigger subject: a valid subject whose first token

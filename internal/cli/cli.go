@@ -147,7 +147,8 @@ func (e *env) exit(err error) int {
 	}
 }
 
-// oneLine folds a message onto one line.
+// oneLine folds a message onto one line, escaping what a terminal would
+// act on: messages may quote a function's or a server's text.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")), " ")
+	return printable(strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")), " "))
 }

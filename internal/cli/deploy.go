@@ -79,7 +79,7 @@ func deploy(ctx context.Context, c *client.Client, spec api.FunctionSpec, b *bun
 func deploySummary(info *api.FunctionInfo) string {
 	return fmt.Sprintf("deployed %s/%s (revision %d, %s, %s) on %s",
 		info.Spec.Namespace, info.Spec.Name, info.Revision, formatBytes(info.BundleSize),
-		shortDigest(info.BundleDigest), strings.Join(info.Spec.Triggers, ", "))
+		shortDigest(info.BundleDigest), printable(strings.Join(info.Spec.Triggers, ", ")))
 }
 
 // shortDigest keeps enough of a digest to tell versions apart.

@@ -136,7 +136,8 @@ func (e *env) kvList(ctx context.Context, kv jetstream.KeyValue) error {
 		return e.printJSON(keys)
 	}
 	for _, k := range keys {
-		fmt.Fprintln(e.stdout, k)
+		// Keys written around natsfn (nats kv put) may hold anything.
+		fmt.Fprintln(e.stdout, printable(k))
 	}
 	return nil
 }

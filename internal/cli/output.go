@@ -3,9 +3,11 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/natsfn/natsfn/api"
 )
@@ -28,7 +30,7 @@ func (e *env) printList(fns []api.FunctionInfo) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tTRIGGERS\tDEPLOYED\tSIZE")
 	for _, f := range fns {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Spec.Name, strings.Join(f.Spec.Triggers, ","), timestamp(f.DeployedAt), formatBytes(f.BundleSize))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", printable(f.Spec.Name), printable(strings.Join(f.Spec.Triggers, ",")), timestamp(f.DeployedAt), formatBytes(f.BundleSize))
 	}
 	tw.Flush()
 }
@@ -46,7 +48,7 @@ func (e *env) printInfo(info *api.FunctionInfo) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+			fmt.Fprintf(tw, "%s:\t%s\n", k, printable(v))
 		}
 	}
 	row("name", s.Name)
@@ -73,5 +75,41 @@ func (e *env) printLogEntry(entry api.LogEntry) {
 		fmt.Fprintf(e.stdout, "%s\n", b)
 		return
 	}
-	fmt.Fprintf(e.stdout, "%s %-5s %s\n", timestamp(entry.Time), strings.ToUpper(entry.Level), strings.TrimRight(entry.Message, "\n"))
+	fmt.Fprintf(e.stdout, "%s %-5s %s\n", timestamp(entry.Time), printable(strings.ToUpper(entry.Level)), printable(strings.TrimRight(entry.Message, "\n")))
+}
+
+// printable is s safe to write to a terminal: a function's output, names
+// and subjects stored by older versions. Control characters (C0, DEL, C1),
+// bytes that are not UTF-8 and the bidirectional overrides that reorder
+// what is shown are escaped as Go does in quoted strings (\n, \x1b,
+// \u202e), so a message can neither forge a log line nor drive the
+// terminal. Printable Unicode is kept as is.
+func printable(s string) string {
+	i := strings.IndexFunc(s, unsafeRune)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(s[:i])
+	for s = s[i:]; s != ""; {
+		r, size := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[0])
+		case unsafeRune(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[:size])
+		}
+		s = s[size:]
+	}
+	return b.String()
+}
+
+// unsafeRune reports whether a terminal may act on r rather than show it.
+// utf8.RuneError stands for bytes that are not UTF-8.
+func unsafeRune(r rune) bool {
+	return api.IsControl(r) || r == utf8.RuneError ||
+		r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 // embeddings, overrides, isolates
 }
