@@ -27,6 +27,7 @@ func TestValidateTrigger(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", ">", "*", "*.x", "$SYS.x", "$SYS", "$JS.API.x", "$KV.b.k", "$O.x", "$NATSFN.v1.x", "_INBOX.x",
+		"_R_.>", "_R_.x", "_R_", "_R_.*.y", "_INBOX", "_INBOX.>",
 		"a..b", ".a", "a.", "a b", "a.>.b", "a*", "a.b*"} {
 		if err := ValidateTrigger(bad); err == nil {
 			t.Errorf("%q accepted", bad)

@@ -31,8 +31,9 @@ func ValidateName(what, s string) error {
 }
 
 // ReservedPrefixes are subject prefixes that belong to NATS or natsfn. A
-// function may neither be triggered on them nor publish to them.
-var ReservedPrefixes = []string{"$SYS.", "$JS.", "$KV.", "$O.", "$NATSFN.", "_INBOX."}
+// function may neither be triggered on them nor publish to them. "_R_."
+// carries the server's replies to imported services.
+var ReservedPrefixes = []string{"$SYS.", "$JS.", "$KV.", "$O.", "$NATSFN.", "_INBOX.", "_R_."}
 
 // ValidateSubject checks that s is a well-formed NATS subject, wildcards
 // allowed when wildcards is true.

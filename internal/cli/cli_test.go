@@ -118,6 +118,8 @@ func TestBadInput(t *testing.T) {
 		{"deploy long name", []string{"deploy", fn, "--name", strings.Repeat("x", 65), "--trigger", "x"}, 2, "longer than 64"},
 		{"deploy trigger $SYS", []string{"deploy", fn, "--trigger", "$SYS.x"}, 2, "reserved"},
 		{"deploy trigger $JS.API", []string{"deploy", fn, "--trigger", "$JS.API.x"}, 2, "reserved"},
+		{"deploy trigger _R_", []string{"deploy", fn, "--trigger", "_R_.>"}, 2, "reserved"},
+		{"deploy trigger ESC", []string{"deploy", fn, "--trigger", "a\x1b[2Jb"}, 2, `control characters`},
 		{"deploy trigger >", []string{"deploy", fn, "--trigger", ">"}, 2, "literal token"},
 		{"deploy trigger *.x", []string{"deploy", fn, "--trigger", "*.x"}, 2, "literal token"},
 		{"deploy trigger a..b", []string{"deploy", fn, "--trigger", "a..b"}, 2, "empty token"},

@@ -47,7 +47,7 @@ func TestSubjectPolicy(t *testing.T) {
 		"$SYS.REQ.SERVER.PING", "$SYS", "$JS.API.STREAM.LIST", "$JS.API.STREAM.DELETE.KV_fn_1_x_y",
 		"$KV.fn_7_default_other.k", "$O.fn_7_default_other.M.x", "$NATSFN.v1.default.deploy",
 		"$NATSFN.logs.default.other", "_INBOX.abc", "_INBOX", "$SRV.PING", "$MQTT.sess", "$anything",
-		"_R_.abc", "_I_ns.xyz", "_I_ns",
+		"_R_.abc", "_R_", "_I_ns.xyz", "_I_ns",
 	}
 	invalid := []string{"", "a.*", "a.>", "*", ">", "a..b", ".a", "a.", "a b", "a\tb", "a\r\nPUB x 1", "a.b*", strings.Repeat("a", maxSubjectLen+1)}
 	for _, op := range []string{"msg.publish", "msg.request", "msg.requestMany"} {

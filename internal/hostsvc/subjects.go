@@ -29,9 +29,8 @@ func (s *Services) checkSubject(subj string) *Error {
 
 // reservedSubject is api.IsReserved made stricter: every subject whose first
 // token starts with '$' belongs to NATS ($SYS, $JS, $KV, $O, $SRV, $MQTT,
-// $NRG, ...) or natsfn, "_R_" carries the server's internal replies, and the
-// connection's own inbox prefix (if customised) holds other invocations'
-// replies.
+// $NRG, ...) or natsfn, and the connection's own inbox prefix (if
+// customised) holds other invocations' replies.
 func (s *Services) reservedSubject(subj string) bool {
 	if reserved(subj) {
 		return true
@@ -43,8 +42,7 @@ func (s *Services) reservedSubject(subj string) bool {
 }
 
 func reserved(subj string) bool {
-	return api.IsReserved(subj) || strings.HasPrefix(subj, "$") || subj == "_INBOX" ||
-		subj == "_R_" || strings.HasPrefix(subj, "_R_.")
+	return api.IsReserved(subj) || strings.HasPrefix(subj, "$")
 }
 
 // MayPublish reports whether a function of a namespace confined to the
