@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"time"
 
@@ -21,6 +22,8 @@ const (
 	DefaultMsgStall         = 250 * time.Millisecond
 	DefaultMsgMaxReplies    = 1000
 	DefaultMsgMaxReplyBytes = 16 << 20
+	DefaultMsgMaxRate       = 1000
+	DefaultMsgMaxBurst      = 1000
 	DefaultHTTPTimeout      = 30 * time.Second
 	DefaultHTTPMaxResponse  = 10 << 20
 	DefaultHTTPMaxRedirects = 5
@@ -68,6 +71,12 @@ type MessagingConfig struct {
 	MaxReplies int
 	// MaxReplyBytes caps the total payload requestMany gathers. Default 16 MiB.
 	MaxReplyBytes int
+	// MaxRate is how many messages per second (publish, request and
+	// requestMany each count one) a function may send from one node, and
+	// MaxBurst how many at once; past them a call throws RATE_LIMITED.
+	// Defaults 1000 and 1000.
+	MaxRate  float64
+	MaxBurst int
 	// AllowedSubjects, when not empty, are the subject patterns (NATS
 	// wildcards allowed, e.g. "acme.>") the namespace may publish and
 	// request on. Reserved subjects stay refused whatever is listed.
@@ -117,6 +126,8 @@ func (c *Config) Validate() error {
 	check(c.Messaging.Stall >= 0, "Messaging.Stall must not be negative")
 	check(c.Messaging.MaxReplies >= 0, "Messaging.MaxReplies must not be negative")
 	check(c.Messaging.MaxReplyBytes >= 0, "Messaging.MaxReplyBytes must not be negative")
+	check(c.Messaging.MaxRate >= 0 && !math.IsInf(c.Messaging.MaxRate, 1), "Messaging.MaxRate must be a number of messages per second, not negative")
+	check(c.Messaging.MaxBurst >= 0, "Messaging.MaxBurst must not be negative")
 	for _, p := range c.Messaging.AllowedSubjects {
 		if err := api.ValidateSubject(p, true); err != nil {
 			errs = append(errs, fmt.Errorf("hostsvc: Messaging.AllowedSubjects: %w", err))
@@ -158,6 +169,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Messaging.MaxReplyBytes == 0 {
 		c.Messaging.MaxReplyBytes = DefaultMsgMaxReplyBytes
+	}
+	if c.Messaging.MaxRate == 0 {
+		c.Messaging.MaxRate = DefaultMsgMaxRate
+	}
+	if c.Messaging.MaxBurst == 0 {
+		c.Messaging.MaxBurst = DefaultMsgMaxBurst
 	}
 	if c.HTTP.Timeout == 0 {
 		c.HTTP.Timeout = DefaultHTTPTimeout

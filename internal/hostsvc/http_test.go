@@ -180,7 +180,7 @@ func TestHTTPAllowList(t *testing.T) {
 	open := httpServices(t, HTTPConfig{AllowPrivate: true})
 	mustCall(t, open, "http.request", nil, "GET", srv.URL+"/size/1")
 
-	if _, err := New(testConn(t), Identity{"a", "b"}, Config{HTTP: HTTPConfig{Allow: []string{"*.example.com"}}}); err == nil {
+	if _, err := New(testConn(t), Identity{Namespace: "a", Name: "b"}, Config{HTTP: HTTPConfig{Allow: []string{"*.example.com"}}}); err == nil {
 		t.Fatal("New accepted a wildcard allow entry")
 	}
 }

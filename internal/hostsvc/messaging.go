@@ -36,6 +36,11 @@ func (s *Services) message(a args, body []byte) (*nats.Msg, options, *Error) {
 	if size, max := int64(len(body)+headerSize(h)), s.nc.MaxPayload(); size > max {
 		return nil, opts, newError(CodeTooLarge, nil, "message of %d bytes is over the server's limit of %d", size, max)
 	}
+	// Last, so that a call refused for its arguments spends nothing.
+	if !s.sends.take(time.Now()) {
+		return nil, opts, newError(CodeRateLimited, nil, "messaging: more than %g messages per second (%d at once); slow down",
+			s.cfg.Messaging.MaxRate, s.cfg.Messaging.MaxBurst)
+	}
 	m := &nats.Msg{Subject: subj, Data: body}
 	if len(h) > 0 {
 		m.Header = nats.Header(h)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func TestAllowedSubjects(t *testing.T) {
 		_, _, e := call(t, s, "msg.publish", nil, subj)
 		wantError(t, e, CodeSubjectDenied, "Error")
 	}
-	if _, err := New(testConn(t), Identity{"a", "b"}, Config{Messaging: MessagingConfig{AllowedSubjects: []string{"a..b"}}}); err == nil {
+	if _, err := New(testConn(t), Identity{Namespace: "a", Name: "b"}, Config{Messaging: MessagingConfig{AllowedSubjects: []string{"a..b"}}}); err == nil {
 		t.Fatal("New accepted an invalid subject pattern")
 	}
 }
@@ -238,5 +239,92 @@ func TestMessagingDisabled(t *testing.T) {
 	for _, op := range []string{"msg.publish", "msg.request", "msg.requestMany"} {
 		_, _, e := call(t, s, op, nil, "x")
 		wantError(t, e, CodeDisabled, "Error")
+	}
+}
+
+// A function sends at most its burst at once, then at the configured rate;
+// other functions have budgets of their own.
+func TestMessagingRateLimit(t *testing.T) {
+	nc := testConn(t)
+	// A rate this low refills nothing while the test runs: only the burst
+	// counts, however slow the machine.
+	cfg := Config{Messaging: MessagingConfig{MaxRate: 1e-9, MaxBurst: 3}}
+	s := newServices(t, nc, "default", "flood", cfg)
+	// A call refused for its arguments spends nothing.
+	_, _, e := call(t, s, "msg.publish", nil, "bad..subject")
+	wantError(t, e, CodeInvalidArgument, "TypeError")
+	for range 3 {
+		mustCall(t, s, "msg.publish", nil, "out")
+	}
+	for _, op := range []string{"msg.publish", "msg.request", "msg.requestMany"} {
+		_, _, e := call(t, s, op, nil, "out")
+		wantError(t, e, CodeRateLimited, "Error")
+	}
+	mustCall(t, newServices(t, nc, "default", "other", cfg), "msg.publish", nil, "out")
+}
+
+func TestTokenBucket(t *testing.T) {
+	start := time.Unix(1000, 0)
+	b := newTokenBucket(2, 3, start)
+	for i := range 3 {
+		if !b.take(start) {
+			t.Fatalf("take %d of the burst refused", i)
+		}
+	}
+	if b.take(start) {
+		t.Fatal("a take past the burst allowed")
+	}
+	// Half a second at 2 per second is one more.
+	if !b.take(start.Add(500*time.Millisecond)) || b.take(start.Add(500*time.Millisecond)) {
+		t.Fatal("refill after 500ms is not exactly one")
+	}
+	// A long pause refills up to the burst only.
+	later := start.Add(time.Hour)
+	for i := range 3 {
+		if !b.take(later) {
+			t.Fatalf("take %d after a pause refused", i)
+		}
+	}
+	if b.take(later) {
+		t.Fatal("a pause refilled past the burst")
+	}
+	// A clock that steps back refills nothing.
+	if b.take(start) {
+		t.Fatal("a clock stepping back refilled")
+	}
+}
+
+// A function may not publish or request on its own triggers: that would
+// run it again, and again.
+func TestOwnTriggerDenied(t *testing.T) {
+	nc := testConn(t)
+	s, err := New(nc, Identity{Namespace: "default", Name: "loop", Triggers: []string{"loop.>", "exact", "a.*.c"}}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, op := range []string{"msg.publish", "msg.request", "msg.requestMany"} {
+		for _, subj := range []string{"loop.x", "loop.x.y", "exact", "a.b.c"} {
+			_, _, e := call(t, s, op, nil, subj)
+			wantError(t, e, CodeSubjectDenied, "Error")
+			if !strings.Contains(e.Message, "own trigger") {
+				t.Errorf("%s %s: message %q does not say why", op, subj, e.Message)
+			}
+		}
+	}
+	for _, subj := range []string{"loop", "exact.more", "a.b", "a.b.c.d", "other"} {
+		mustCall(t, s, "msg.publish", nil, subj)
+	}
+}
+
+func TestMessagingRateConfig(t *testing.T) {
+	for _, m := range []MessagingConfig{{MaxRate: -1}, {MaxBurst: -1}, {MaxRate: math.Inf(1)}, {MaxRate: math.NaN()}} {
+		cfg := Config{Messaging: m}
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("%+v accepted", m)
+		}
+	}
+	if c := (Config{}).withDefaults(); c.Messaging.MaxRate != DefaultMsgMaxRate || c.Messaging.MaxBurst != DefaultMsgMaxBurst {
+		t.Errorf("defaults: %+v", c.Messaging)
 	}
 }

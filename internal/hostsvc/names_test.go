@@ -9,11 +9,11 @@ import (
 
 func TestBucketNameCollisions(t *testing.T) {
 	pairs := [][2]Identity{
-		{{"a_b", "c"}, {"a", "b_c"}},
-		{{"a-b", "c"}, {"a", "b-c"}},
-		{{"a_", "b"}, {"a", "_b"}},
-		{{"1", "1_1"}, {"1_1", "1"}},
-		{{"x", "10_abcdefghij"}, {"10_abcdefghij", "x"}},
+		{{Namespace: "a_b", Name: "c"}, {Namespace: "a", Name: "b_c"}},
+		{{Namespace: "a-b", Name: "c"}, {Namespace: "a", Name: "b-c"}},
+		{{Namespace: "a_", Name: "b"}, {Namespace: "a", Name: "_b"}},
+		{{Namespace: "1", Name: "1_1"}, {Namespace: "1_1", Name: "1"}},
+		{{Namespace: "x", Name: "10_abcdefghij"}, {Namespace: "10_abcdefghij", Name: "x"}},
 	}
 	for _, p := range pairs {
 		a, b := KVBucketName(p[0].Namespace, p[0].Name), KVBucketName(p[1].Namespace, p[1].Name)
@@ -45,9 +45,9 @@ func TestBucketNameInjective(t *testing.T) {
 		for _, name := range words {
 			b := KVBucketName(ns, name)
 			if prev, ok := seen[b]; ok {
-				t.Fatalf("%v and %v share bucket %q", prev, Identity{ns, name}, b)
+				t.Fatalf("%v and %v share bucket %q", prev, Identity{Namespace: ns, Name: name}, b)
 			}
-			seen[b] = Identity{ns, name}
+			seen[b] = Identity{Namespace: ns, Name: name}
 		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,6 +19,9 @@ import (
 type Identity struct {
 	Namespace string
 	Name      string
+	// Triggers are the function's trigger subjects: it may not publish or
+	// request on them, which would run it again and again.
+	Triggers []string
 }
 
 // Services serves the host services of one function. It is safe for
@@ -30,6 +35,7 @@ type Services struct {
 	objects  lazy[jetstream.ObjectStore]
 	http     *http.Client
 	subjects []string // Messaging.AllowedSubjects
+	sends    *tokenBucket
 }
 
 // New returns the host services of fn over nc. Buckets are created on first
@@ -60,7 +66,9 @@ func New(nc *nats.Conn, fn Identity, cfg Config) (*Services, error) {
 		kv:       newLazy[jetstream.KeyValue](),
 		objects:  newLazy[jetstream.ObjectStore](),
 		subjects: slices.Clone(cfg.Messaging.AllowedSubjects),
+		sends:    newTokenBucket(cfg.Messaging.MaxRate, cfg.Messaging.MaxBurst, time.Now()),
 	}
+	s.fn.Triggers = slices.Clone(fn.Triggers)
 	if !cfg.HTTP.Disabled {
 		if s.http, err = newHTTPClient(cfg.HTTP); err != nil {
 			return nil, err
@@ -110,4 +118,33 @@ func (l lazy[T]) get(ctx context.Context, create func(context.Context) (T, error
 	}
 	l.v.Store(&v)
 	return v, nil
+}
+
+// tokenBucket bounds a rate: it holds up to burst tokens, refilled at rate
+// per second, and each take spends one.
+type tokenBucket struct {
+	mu     sync.Mutex
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func newTokenBucket(rate float64, burst int, now time.Time) *tokenBucket {
+	return &tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
+}
+
+// take spends a token if there is one.
+func (b *tokenBucket) take(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if elapsed := now.Sub(b.last); elapsed > 0 {
+		b.tokens = min(b.burst, b.tokens+elapsed.Seconds()*b.rate)
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }

@@ -15,24 +15,24 @@ func TestNewValidates(t *testing.T) {
 		fn  Identity
 		cfg Config
 	}{
-		{Identity{"", "x"}, Config{}},
-		{Identity{"ns", "X"}, Config{}},
-		{Identity{"ns", "a.b"}, Config{}},
-		{Identity{"ns", strings.Repeat("x", 65)}, Config{}},
-		{Identity{"ns", "x"}, Config{KV: KVConfig{MaxValueSize: -1}}},
-		{Identity{"ns", "x"}, Config{Objects: ObjectsConfig{MaxBytes: -1}}},
-		{Identity{"ns", "x"}, Config{Messaging: MessagingConfig{Timeout: -time.Second}}},
-		{Identity{"ns", "x"}, Config{Messaging: MessagingConfig{AllowedSubjects: []string{""}}}},
-		{Identity{"ns", "x"}, Config{HTTP: HTTPConfig{MaxResponseBytes: -1}}},
-		{Identity{"ns", "x"}, Config{HTTP: HTTPConfig{Allow: []string{"10.0.0.0/99"}}}},
-		{Identity{"ns", "x"}, Config{Replicas: 7}},
+		{Identity{Namespace: "", Name: "x"}, Config{}},
+		{Identity{Namespace: "ns", Name: "X"}, Config{}},
+		{Identity{Namespace: "ns", Name: "a.b"}, Config{}},
+		{Identity{Namespace: "ns", Name: strings.Repeat("x", 65)}, Config{}},
+		{Identity{Namespace: "ns", Name: "x"}, Config{KV: KVConfig{MaxValueSize: -1}}},
+		{Identity{Namespace: "ns", Name: "x"}, Config{Objects: ObjectsConfig{MaxBytes: -1}}},
+		{Identity{Namespace: "ns", Name: "x"}, Config{Messaging: MessagingConfig{Timeout: -time.Second}}},
+		{Identity{Namespace: "ns", Name: "x"}, Config{Messaging: MessagingConfig{AllowedSubjects: []string{""}}}},
+		{Identity{Namespace: "ns", Name: "x"}, Config{HTTP: HTTPConfig{MaxResponseBytes: -1}}},
+		{Identity{Namespace: "ns", Name: "x"}, Config{HTTP: HTTPConfig{Allow: []string{"10.0.0.0/99"}}}},
+		{Identity{Namespace: "ns", Name: "x"}, Config{Replicas: 7}},
 	}
 	for _, c := range bad {
 		if _, err := New(nc, c.fn, c.cfg); err == nil {
 			t.Errorf("New(%v, %+v) accepted it", c.fn, c.cfg)
 		}
 	}
-	if _, err := New(nil, Identity{"ns", "x"}, Config{}); err == nil {
+	if _, err := New(nil, Identity{Namespace: "ns", Name: "x"}, Config{}); err == nil {
 		t.Error("New accepted a nil connection")
 	}
 	cfg := Config{}

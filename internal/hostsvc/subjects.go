@@ -9,8 +9,9 @@ import (
 const maxSubjectLen = 1024
 
 // checkSubject refuses a subject a function may not publish or request on:
-// malformed or wildcard subjects (a TypeError), and reserved subjects or
-// those outside the namespace's allowed patterns (SUBJECT_DENIED).
+// malformed or wildcard subjects (a TypeError), and reserved subjects, those
+// outside the namespace's allowed patterns and the function's own triggers
+// (SUBJECT_DENIED).
 func (s *Services) checkSubject(subj string) *Error {
 	if len(subj) > maxSubjectLen {
 		return typeError(CodeInvalidArgument, "subject is longer than %d bytes", maxSubjectLen)
@@ -23,6 +24,11 @@ func (s *Services) checkSubject(subj string) *Error {
 	}
 	if len(s.subjects) > 0 && !matchesAny(s.subjects, subj) {
 		return newError(CodeSubjectDenied, nil, "subject %s is outside the subjects this namespace may use", quoteShort(subj))
+	}
+	if matchesAny(s.fn.Triggers, subj) {
+		// It would run this function again, which would publish again: a
+		// loop that holds a core until the function is removed.
+		return newError(CodeSubjectDenied, nil, "a function may not publish to its own trigger (%s)", quoteShort(subj))
 	}
 	return nil
 }

@@ -30,6 +30,8 @@ type ServicesFile struct {
 		Stall           api.Duration `json:"stall"`
 		MaxReplies      int          `json:"max_replies"`
 		MaxReplyBytes   int          `json:"max_reply_bytes"`
+		MaxRate         float64      `json:"max_rate"`
+		MaxBurst        int          `json:"max_burst"`
 		AllowedSubjects []string     `json:"allowed_subjects"`
 	} `json:"messaging"`
 	HTTP struct {
@@ -115,6 +117,7 @@ func (f *ServicesFile) Config() (hostsvc.Config, error) {
 	c.Objects.MaxBytes, c.Objects.MaxObjectSize = f.ObjectStore.MaxBytes, f.ObjectStore.MaxObjectSize
 	c.Messaging.Timeout, c.Messaging.Stall = f.Messaging.Timeout.D(), f.Messaging.Stall.D()
 	c.Messaging.MaxReplies, c.Messaging.MaxReplyBytes = f.Messaging.MaxReplies, f.Messaging.MaxReplyBytes
+	c.Messaging.MaxRate, c.Messaging.MaxBurst = f.Messaging.MaxRate, f.Messaging.MaxBurst
 	c.Messaging.AllowedSubjects = f.Messaging.AllowedSubjects
 	c.HTTP.Timeout, c.HTTP.MaxResponseBytes = f.HTTP.Timeout.D(), f.HTTP.MaxResponseBytes
 	c.HTTP.MaxRedirects, c.HTTP.Allow = f.HTTP.MaxRedirects, f.HTTP.Allow
