@@ -30,7 +30,7 @@ func (n *Node) hosts(info api.FunctionInfo) (engine.Host, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := hostsvc.New(conn, hostsvc.Identity{Namespace: info.Spec.Namespace, Name: info.Spec.Name}, cfg)
+	svc, err := hostsvc.New(conn, hostsvc.Identity{Namespace: info.Spec.Namespace, Name: info.Spec.Name, Triggers: info.Spec.Triggers}, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
