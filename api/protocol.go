@@ -7,7 +7,7 @@ import "time"
 //	$NATSFN.v1.<namespace>.deploy   DeployRequest  -> FunctionInfo
 //	$NATSFN.v1.<namespace>.ls       (empty)        -> ListResponse
 //	$NATSFN.v1.<namespace>.info     NameRequest    -> FunctionInfo
-//	$NATSFN.v1.<namespace>.rm       NameRequest    -> FunctionInfo (as it was)
+//	$NATSFN.v1.<namespace>.rm       NameRequest    -> Removed (the function as it was)
 //
 // Every reply is a JSON Response envelope; a failed request also carries the
 // Nats-Service-Error headers. The namespace is in the subject so that NATS
@@ -57,11 +57,30 @@ func LogSubject(namespace, name string) string {
 type DeployRequest struct {
 	Spec   FunctionSpec `json:"spec"`
 	Upload string       `json:"upload"`
+	// KeepData keeps the KV bucket and object store that a removed function
+	// of the same name left. Without it, a deploy of a name that has no
+	// function starts with empty ones. A redeploy always keeps its data.
+	KeepData bool `json:"keep_data,omitempty"`
 }
 
 // NameRequest names one function.
 type NameRequest struct {
 	Name string `json:"name"`
+	// Purge (rm only) deletes the function's KV bucket and object store
+	// too; rm keeps them otherwise. It also deletes what a function removed
+	// earlier left.
+	Purge bool `json:"purge,omitempty"`
+}
+
+// Removed is the reply to rm: the function as it was, and what became of
+// its data, each item named as "KV bucket fn_..." or "object store fn_...".
+type Removed struct {
+	FunctionInfo
+	// Purged is the data rm deleted (with Purge).
+	Purged []string `json:"purged,omitempty"`
+	// Kept is the data rm left (without Purge): a later deploy of the name
+	// deletes it unless told to keep it.
+	Kept []string `json:"kept,omitempty"`
 }
 
 // FunctionInfo is a deployed function: its spec and its bundle.

@@ -17,10 +17,20 @@ import (
 // cleanupTimeout bounds removing an upload after a failed deploy.
 const cleanupTimeout = 2 * time.Second
 
+// DeployOption changes a deploy request.
+type DeployOption func(*api.DeployRequest)
+
+// KeepData keeps the KV bucket and object store a removed function of the
+// same name left, which a deploy of a new function deletes otherwise.
+func KeepData() DeployOption {
+	return func(r *api.DeployRequest) { r.KeepData = true }
+}
+
 // Deploy stages script in the uploads bucket and asks a node to deploy it
 // as spec. The spec's namespace may be empty (the client's is used) but
-// must not differ from the client's.
-func (c *Client) Deploy(ctx context.Context, spec api.FunctionSpec, script []byte) (*api.FunctionInfo, error) {
+// must not differ from the client's. A function that did not exist starts
+// with an empty KV bucket and object store unless KeepData is given.
+func (c *Client) Deploy(ctx context.Context, spec api.FunctionSpec, script []byte, opts ...DeployOption) (*api.FunctionInfo, error) {
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	switch spec.Namespace {
@@ -52,8 +62,12 @@ func (c *Client) Deploy(ctx context.Context, spec api.FunctionSpec, script []byt
 		return nil, stageError(ctx, uploads, err)
 	}
 
+	req := api.DeployRequest{Spec: spec, Upload: upload}
+	for _, opt := range opts {
+		opt(&req)
+	}
 	var info api.FunctionInfo
-	err = c.request(ctx, api.OpDeploy, api.DeployRequest{Spec: spec, Upload: upload}, &info)
+	err = c.request(ctx, api.OpDeploy, req, &info)
 	if err != nil {
 		var apiErr *api.Error
 		if !errors.As(err, &apiErr) {
@@ -112,23 +126,41 @@ func (c *Client) List(ctx context.Context) ([]api.FunctionInfo, error) {
 
 // Info returns a function; an unknown one is an *api.Error with code 404.
 func (c *Client) Info(ctx context.Context, name string) (*api.FunctionInfo, error) {
-	return c.nameRequest(ctx, api.OpInfo, name)
-}
-
-// Remove removes a function and returns it as it was.
-func (c *Client) Remove(ctx context.Context, name string) (*api.FunctionInfo, error) {
-	return c.nameRequest(ctx, api.OpRemove, name)
-}
-
-func (c *Client) nameRequest(ctx context.Context, op, name string) (*api.FunctionInfo, error) {
-	if err := api.ValidateName("name", name); err != nil {
-		return nil, api.Errorf(api.CodeBadRequest, "%v", err)
-	}
-	ctx, cancel := c.withTimeout(ctx)
-	defer cancel()
 	var info api.FunctionInfo
-	if err := c.request(ctx, op, api.NameRequest{Name: name}, &info); err != nil {
+	if err := c.nameRequest(ctx, api.OpInfo, api.NameRequest{Name: name}, &info); err != nil {
 		return nil, err
 	}
 	return &info, nil
+}
+
+// RemoveOption changes a remove request.
+type RemoveOption func(*api.NameRequest)
+
+// Purge deletes the function's KV bucket and object store too, or those a
+// function of the name removed earlier left.
+func Purge() RemoveOption {
+	return func(r *api.NameRequest) { r.Purge = true }
+}
+
+// Remove removes a function and returns it as it was, with what became of
+// its data: kept unless Purge is given.
+func (c *Client) Remove(ctx context.Context, name string, opts ...RemoveOption) (*api.Removed, error) {
+	req := api.NameRequest{Name: name}
+	for _, opt := range opts {
+		opt(&req)
+	}
+	var removed api.Removed
+	if err := c.nameRequest(ctx, api.OpRemove, req, &removed); err != nil {
+		return nil, err
+	}
+	return &removed, nil
+}
+
+func (c *Client) nameRequest(ctx context.Context, op string, req api.NameRequest, out any) error {
+	if err := api.ValidateName("name", req.Name); err != nil {
+		return api.Errorf(api.CodeBadRequest, "%v", err)
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	return c.request(ctx, op, req, out)
 }

@@ -32,11 +32,11 @@ func commands() []command {
 	return []command{
 		{"up", "[--server URL] [--listen ADDR] [--data DIR] [--sandbox auto|process|none]", "run a node (with an embedded NATS server unless --server)", runUp},
 		{"dev", "FILE --trigger SUBJECT... [--name NAME] [--env K=V]...", "run a node, deploy FILE, redeploy it on save and show its logs", runDev},
-		{"deploy", "FILE --trigger SUBJECT... [--name NAME] [--env K=V]... [--timeout 5s] [--memory 128MiB] [--concurrency N] [--http-allow HOST|CIDR]...", "bundle FILE and deploy it as a function", runDeploy},
+		{"deploy", "FILE --trigger SUBJECT... [--name NAME] [--env K=V]... [--timeout 5s] [--memory 128MiB] [--concurrency N] [--http-allow HOST|CIDR]... [--keep-data]", "bundle FILE and deploy it as a function", runDeploy},
 		{"invoke", "SUBJECT [PAYLOAD | -]", "send a request and print the reply (- reads the payload from stdin)", runInvoke},
 		{"ls", "", "list the namespace's functions", runList},
 		{"info", "NAME", "show a function", runInfo},
-		{"rm", "NAME", "remove a function", runRemove},
+		{"rm", "NAME [--purge]", "remove a function; --purge deletes its KV bucket and object store too", runRemove},
 		{"logs", "NAME [-f] [--last N]", "show a function's logs", runLogs},
 		{"kv", "NAME get KEY | put KEY [VALUE | -] | del KEY | ls", "look into a function's key-value bucket", runKV},
 		{"ns", "add NAME [--max-storage SIZE] [--out FILE] | set NAME --max-storage SIZE | ls | rm NAME | creds NAME [--ttl D] [--out FILE]", "manage namespaces and their credentials (administrator)", runNS},

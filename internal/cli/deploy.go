@@ -18,8 +18,12 @@ const deployTimeout = time.Minute
 
 func runDeploy(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("deploy")
-	var f specFlags
+	var (
+		f        specFlags
+		keepData bool
+	)
 	f.add(fs, true)
+	fs.BoolVar(&keepData, "keep-data", false, "a new function keeps the KV bucket and object store a removed function of its name left (default: it starts empty)")
 	pos, err := e.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -38,7 +42,11 @@ func runDeploy(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeConn()
-	info, err := deploy(ctx, c, spec, b)
+	var opts []client.DeployOption
+	if keepData {
+		opts = append(opts, client.KeepData())
+	}
+	info, err := deploy(ctx, c, spec, b, opts...)
 	if err != nil {
 		return err
 	}
@@ -69,10 +77,10 @@ func unwrapPath(err error) error {
 	return err
 }
 
-func deploy(ctx context.Context, c *client.Client, spec api.FunctionSpec, b *bundle.Bundle) (*api.FunctionInfo, error) {
+func deploy(ctx context.Context, c *client.Client, spec api.FunctionSpec, b *bundle.Bundle, opts ...client.DeployOption) (*api.FunctionInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, deployTimeout)
 	defer cancel()
-	return c.Deploy(ctx, spec, []byte(b.Script))
+	return c.Deploy(ctx, spec, []byte(b.Script), opts...)
 }
 
 // deploySummary is the one line a deploy prints.

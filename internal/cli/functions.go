@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/client"
 )
 
 func runList(ctx context.Context, e *env, args []string) error {
@@ -50,7 +52,10 @@ func runInfo(ctx context.Context, e *env, args []string) error {
 }
 
 func runRemove(ctx context.Context, e *env, args []string) error {
-	name, err := e.parseName(e.newFlagSet("rm"), args)
+	fs := e.newFlagSet("rm")
+	var purge bool
+	fs.BoolVar(&purge, "purge", false, "delete the function's KV bucket and object store too (or those a function of this name removed earlier left)")
+	name, err := e.parseName(fs, args)
 	if err != nil {
 		return err
 	}
@@ -59,15 +64,36 @@ func runRemove(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeConn()
-	info, err := c.Remove(ctx, name)
+	var opts []client.RemoveOption
+	if purge {
+		opts = append(opts, client.Purge())
+	}
+	removed, err := c.Remove(ctx, name, opts...)
 	if err != nil {
 		return err
 	}
 	if e.global.json {
-		return e.printJSON(info)
+		return e.printJSON(removed)
 	}
-	fmt.Fprintf(e.stdout, "removed %s/%s\n", info.Spec.Namespace, info.Spec.Name)
+	fmt.Fprintln(e.stdout, removeSummary(removed))
 	return nil
+}
+
+// removeSummary is the line rm prints: what was removed, and what became of
+// the data.
+func removeSummary(r *api.Removed) string {
+	fn := r.Spec.Namespace + "/" + r.Spec.Name
+	data := strings.Join(r.Purged, ", ")
+	switch {
+	case r.BundleDigest == "": // only the data a removed function left
+		return fmt.Sprintf("deleted the data function %s left: %s", fn, data)
+	case len(r.Purged) > 0:
+		return fmt.Sprintf("removed %s and its data: %s", fn, data)
+	case len(r.Kept) > 0:
+		return fmt.Sprintf("removed %s; kept its data (%s): `natsfn rm %s --purge` deletes it, and a new deploy of %s starts empty unless --keep-data",
+			fn, strings.Join(r.Kept, ", "), r.Spec.Name, r.Spec.Name)
+	}
+	return fmt.Sprintf("removed %s (it had no data)", fn)
 }
 
 // parseName parses a command whose one argument is a function name.

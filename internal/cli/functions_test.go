@@ -83,7 +83,7 @@ func TestDeployListInfoRemove(t *testing.T) {
 	}
 
 	code, stdout, stderr = run(t, "", "rm", "hello", "-s", url)
-	if code != 0 || stdout != "removed default/hello\n" {
+	if code != 0 || stdout != "removed default/hello (it had no data)\n" {
 		t.Errorf("rm: %d %q %q", code, stdout, stderr)
 	}
 	code, stdout, stderr = run(t, "", "rm", "hello", "-s", url)

@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/control/controltest"
 	"github.com/natsfn/natsfn/internal/store"
@@ -98,4 +100,70 @@ func TestListInfoEscapeControlCharacters(t *testing.T) {
 		t.Errorf("info: %d %q %q", code, stdout, stderr)
 	}
 	wantNoControls(t, "info", stdout)
+}
+
+// rm says what became of the function's data: kept, with how to delete it,
+// or deleted with --purge; a deploy of the name can keep it.
+func TestRemovePurgeOutput(t *testing.T) {
+	url := controltest.Start(t)
+	js := testenv.JetStream(t, testenv.Conn(t, url))
+	fn := writeFile(t, "vault.js", "() => 1")
+	// The data a function's host services make, here made by hand.
+	makeData := func() {
+		t.Helper()
+		if _, err := js.CreateOrUpdateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: "fn_7_default_vault"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.CreateOrUpdateObjectStore(t.Context(), jetstream.ObjectStoreConfig{Bucket: "fn_7_default_vault"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _, stderr := run(t, "", "deploy", fn, "--trigger", "vault", "-s", url); code != 0 {
+		t.Fatalf("deploy: %q", stderr)
+	}
+	makeData()
+	code, stdout, stderr := run(t, "", "rm", "vault", "-s", url)
+	want := "removed default/vault; kept its data (KV bucket fn_7_default_vault, object store fn_7_default_vault): `natsfn rm vault --purge` deletes it, and a new deploy of vault starts empty unless --keep-data\n"
+	if code != 0 || stdout != want {
+		t.Errorf("rm: %d %q %q", code, stdout, stderr)
+	}
+	code, stdout, stderr = run(t, "", "rm", "vault", "-s", url)
+	wantFailure(t, code, stdout, stderr, 1, "rm vault --purge deletes it")
+
+	// --keep-data keeps it; so does a redeploy.
+	for range 2 {
+		if code, _, stderr := run(t, "", "deploy", fn, "--trigger", "vault", "--keep-data", "-s", url); code != 0 {
+			t.Fatalf("deploy --keep-data: %q", stderr)
+		}
+	}
+	if _, err := js.KeyValue(t.Context(), "fn_7_default_vault"); err != nil {
+		t.Fatalf("the data after deploy --keep-data: %v", err)
+	}
+	code, stdout, stderr = run(t, "", "rm", "vault", "--purge", "-s", url)
+	if code != 0 || stdout != "removed default/vault and its data: KV bucket fn_7_default_vault, object store fn_7_default_vault\n" {
+		t.Errorf("rm --purge: %d %q %q", code, stdout, stderr)
+	}
+	if _, err := js.KeyValue(t.Context(), "fn_7_default_vault"); err == nil {
+		t.Error("the KV bucket is still there after rm --purge")
+	}
+
+	// Data without a function: rm --purge deletes it, and a deploy does.
+	makeData()
+	code, stdout, stderr = run(t, "", "rm", "--purge", "vault", "-s", url)
+	if code != 0 || stdout != "deleted the data function default/vault left: KV bucket fn_7_default_vault, object store fn_7_default_vault\n" {
+		t.Errorf("rm --purge of left data: %d %q %q", code, stdout, stderr)
+	}
+	makeData()
+	if code, _, stderr := run(t, "", "deploy", fn, "--trigger", "vault", "-s", url); code != 0 {
+		t.Fatalf("deploy: %q", stderr)
+	}
+	if _, err := js.ObjectStore(t.Context(), "fn_7_default_vault"); err == nil {
+		t.Error("a new function of the name found the object store left before it")
+	}
+	code, stdout, stderr = run(t, "", "rm", "vault", "--purge", "-s", url)
+	if code != 0 || stdout != "removed default/vault (it had no data)\n" {
+		t.Errorf("rm --purge without data: %d %q %q", code, stdout, stderr)
+	}
+	code, stdout, stderr = run(t, "", "rm", "vault", "--purge", "-s", url)
+	wantFailure(t, code, stdout, stderr, 1, "no data of that name")
 }

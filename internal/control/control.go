@@ -54,6 +54,7 @@ type options struct {
 	queue     string
 	namespace string
 	uploads   *store.Uploads
+	dataConn  func(namespace string) (*nats.Conn, error)
 }
 
 // WithNamespace serves one namespace only: the connection is in that
@@ -119,6 +120,7 @@ func WithQueue(name string) Option {
 
 // Server answers control requests until Close.
 type Server struct {
+	nc    *nats.Conn
 	st    *store.Store
 	opts  options
 	route func(ctx context.Context, subject string, data []byte) ([]byte, *api.Error)
@@ -147,7 +149,7 @@ func Start(ctx context.Context, nc *nats.Conn, st *store.Store, opts ...Option) 
 	if o.uploads == nil {
 		o.uploads = st.Uploads()
 	}
-	s := &Server{st: st, opts: o}
+	s := &Server{nc: nc, st: st, opts: o}
 	s.route = s.handle
 	return s, s.subscribe(ctx, nc, api.ControlPrefix+".>")
 }

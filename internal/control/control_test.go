@@ -273,6 +273,8 @@ func TestNameRequestErrors(t *testing.T) {
 			e.request(t, api.ControlSubject("default", op), body).wantError(t, 400, want)
 		}
 	}
+	e.request(t, api.ControlSubject("default", api.OpInfo), `{"name":"x","purge":true}`).wantError(t, 400, "purge is for rm only")
+	e.request(t, api.ControlSubject("default", api.OpRemove), `{"name":"x","purge":"yes"}`).wantError(t, 400, "purge must be")
 	e.request(t, api.ControlSubject("default", api.OpList), `{"all":true}`).wantError(t, 400, `unknown field "all"`)
 	e.request(t, api.ControlSubject("default", api.OpList), `nope`).wantError(t, 400, "malformed JSON")
 }

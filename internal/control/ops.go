@@ -70,6 +70,12 @@ func (s *Server) deploy(ctx context.Context, log *slog.Logger, ns string, data [
 		}
 	}
 
+	if !req.KeepData {
+		if err := s.dropStaleData(ctx, log, ns, spec.Name); err != nil {
+			return nil, err
+		}
+	}
+
 	info, err := s.st.Put(ctx, api.FunctionInfo{Spec: spec}, script)
 	if err != nil {
 		return nil, err
@@ -110,20 +116,46 @@ func (s *Server) list(ctx context.Context, ns string, data []byte) (*api.ListRes
 	return &api.ListResponse{Functions: fns}, nil
 }
 
-func (s *Server) info(ctx context.Context, ns string, data []byte) (*api.FunctionInfo, error) {
-	name, err := decodeName(data)
-	if err != nil {
-		return nil, err
+// dropStaleData deletes the KV bucket and object store that a removed
+// function of this name left, so that a new function of the name does not
+// inherit its data (secrets included). A function that exists keeps its
+// data: this is a redeploy.
+func (s *Server) dropStaleData(ctx context.Context, log *slog.Logger, ns, name string) error {
+	_, err := s.st.Get(ctx, ns, name)
+	if !errors.Is(err, store.ErrNotFound) {
+		return err // nil: a redeploy
 	}
-	return s.st.Get(ctx, ns, name)
+	purged, err := s.purgeData(ctx, ns, name)
+	if len(purged) > 0 {
+		log.Info("control: deleted the data a removed function of this name left", "name", name, "deleted", purged)
+	}
+	return err
 }
 
-func (s *Server) remove(ctx context.Context, log *slog.Logger, ns string, data []byte) (*api.FunctionInfo, error) {
-	name, err := decodeName(data)
+func (s *Server) info(ctx context.Context, ns string, data []byte) (*api.FunctionInfo, error) {
+	req, err := decodeName(data)
 	if err != nil {
 		return nil, err
 	}
+	if req.Purge {
+		return nil, api.Errorf(api.CodeBadRequest, "purge is for rm only")
+	}
+	return s.st.Get(ctx, ns, req.Name)
+}
+
+// remove removes a function's desired state and, with purge, its data. A
+// function removed earlier without purge has no state left but may have
+// data: purge deletes it then.
+func (s *Server) remove(ctx context.Context, log *slog.Logger, ns string, data []byte) (*api.Removed, error) {
+	req, err := decodeName(data)
+	if err != nil {
+		return nil, err
+	}
+	name := req.Name
 	info, err := s.st.Get(ctx, ns, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.removeLeftovers(ctx, log, ns, name, req.Purge, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -131,18 +163,53 @@ func (s *Server) remove(ctx context.Context, log *slog.Logger, ns string, data [
 		return nil, err
 	}
 	log.Info("control: removed", "name", name, "revision", info.Revision)
-	return info, nil
+	out := &api.Removed{FunctionInfo: *info}
+	if req.Purge {
+		// The function is gone whatever happens here; a failure is
+		// reported, and rm --purge again finishes the job.
+		out.Purged, err = s.purgeData(ctx, ns, name)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("control: purged", "name", name, "deleted", out.Purged)
+		return out, nil
+	}
+	if out.Kept, err = s.existingData(ctx, ns, name); err != nil {
+		log.Warn("control: cannot tell whether the removed function left data", "name", name, "error", err)
+	}
+	return out, nil
 }
 
-func decodeName(data []byte) (string, error) {
+// removeLeftovers answers rm of a function that does not exist: with purge
+// it deletes data a function removed earlier left; otherwise it says not
+// found, and whether there is such data.
+func (s *Server) removeLeftovers(ctx context.Context, log *slog.Logger, ns, name string, purge bool, notFound error) (*api.Removed, error) {
+	if !purge {
+		if left, err := s.existingData(ctx, ns, name); err == nil && len(left) > 0 {
+			return nil, api.Errorf(api.CodeNotFound, "function not found: %s/%s; the data a removed function of this name left is still there (rm %s --purge deletes it)", ns, name, name)
+		}
+		return nil, notFound
+	}
+	purged, err := s.purgeData(ctx, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(purged) == 0 {
+		return nil, api.Errorf(api.CodeNotFound, "function not found: %s/%s, and no data of that name", ns, name)
+	}
+	log.Info("control: purged the data a removed function left", "name", name, "deleted", purged)
+	return &api.Removed{FunctionInfo: api.FunctionInfo{Spec: api.FunctionSpec{Namespace: ns, Name: name}}, Purged: purged}, nil
+}
+
+func decodeName(data []byte) (api.NameRequest, error) {
 	var req api.NameRequest
 	if err := decode(data, &req, false); err != nil {
-		return "", err
+		return req, err
 	}
 	if err := api.ValidateName("name", req.Name); err != nil {
-		return "", api.Errorf(api.CodeBadRequest, "%v", err)
+		return req, api.Errorf(api.CodeBadRequest, "%v", err)
 	}
-	return req.Name, nil
+	return req, nil
 }
 
 // oneLine keeps a message, a compiler's multi-line one say, to one line of
