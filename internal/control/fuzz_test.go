@@ -29,7 +29,7 @@ func fuzzServer(f *testing.F) *Server {
 	if _, err := st.Put(f.Context(), api.FunctionInfo{Spec: api.FunctionSpec{Namespace: "default", Name: "f", Triggers: []string{"f"}}}, []byte("() => 1")); err != nil {
 		f.Fatal(err)
 	}
-	return &Server{st: st, opts: options{logger: slog.New(slog.DiscardHandler), uploads: st.Uploads()}}
+	return &Server{nc: nc, st: st, opts: options{logger: slog.New(slog.DiscardHandler), uploads: st.Uploads()}}
 }
 
 // fuzzOp feeds arbitrary bodies to op and checks that each reply is a
@@ -60,7 +60,8 @@ func FuzzDeploy(f *testing.F) {
 		`{"spec":{"name":"g","triggers":["$SYS.x"]},"upload":"default.g.1"}`,
 		`{"spec":null,"upload":null}`,
 		`{"spec":{"timeout":"-1s","triggers":[""]},"upload":"default."}`,
-		``, `null`, `[]`, `{"upload":"x"}`, "\xff")
+		``, `null`, `[]`, `{"upload":"x"}`, "\xff",
+		`{"spec":{"name":"h","triggers":["h"]},"upload":"default.h.1","keep_data":true}`)
 }
 
 func FuzzInfo(f *testing.F) {
@@ -68,7 +69,7 @@ func FuzzInfo(f *testing.F) {
 }
 
 func FuzzRemove(f *testing.F) {
-	fuzzOp(f, api.OpRemove, `{"name":"nope"}`, `{"name":"a.b"}`, ``, `{"name":"f","x":1}`)
+	fuzzOp(f, api.OpRemove, `{"name":"nope"}`, `{"name":"a.b"}`, ``, `{"name":"f","x":1}`, `{"name":"nope","purge":true}`, `{"name":"f","purge":1}`)
 }
 
 func FuzzList(f *testing.F) {
