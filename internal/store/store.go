@@ -34,7 +34,7 @@ const (
 	// UploadMaxBytes bounds an account's staging area: room for a few
 	// deploys of the largest bundle at once. An account with a storage
 	// limit gets at most a quarter of it, as for its logs.
-	UploadMaxBytes = 4 * api.MaxBundleBytes
+	UploadMaxBytes     = 4 * api.MaxBundleBytes
 	LogMaxAge          = 24 * time.Hour
 	LogMaxMsgsPerFunc  = 1000
 	LogMaxBytes        = 64 << 20
