@@ -242,23 +242,28 @@
     const bodyLen = bodyBytes === null ? -1 : taLength(bodyBytes);
     // From here to restoreReply no user code runs.
     const saved = keepReply();
-    reserve(opLen + argLen + (bodyLen > 0 ? bodyLen : 0));
-    slots[0] = opLen;
-    slots[1] = argLen;
-    slots[2] = bodyLen;
-    taSet(bytes, opBytes, HEADER);
-    taSet(bytes, argBytes, HEADER + opLen);
-    if (bodyBytes !== null) taSet(bytes, bodyBytes, HEADER + opLen + argLen);
-    nativeHost();
-    // The engine may have grown the exchange while answering.
-    const status = slots[0], resultLen = slots[1], resultBodyLen = slots[2];
-    if (!(resultLen >= 0 && resultBodyLen >= -1 && HEADER + resultLen + (resultBodyLen > 0 ? resultBodyLen : 0) <= size)) {
+    let status, resultLen, text, resultBody;
+    try {
+      reserve(opLen + argLen + (bodyLen > 0 ? bodyLen : 0));
+      slots[0] = opLen;
+      slots[1] = argLen;
+      slots[2] = bodyLen;
+      taSet(bytes, opBytes, HEADER);
+      taSet(bytes, argBytes, HEADER + opLen);
+      if (bodyBytes !== null) taSet(bytes, bodyBytes, HEADER + opLen + argLen);
+      nativeHost();
+      // The engine may have grown the exchange while answering.
+      status = slots[0];
+      resultLen = slots[1];
+      const resultBodyLen = slots[2];
+      if (!(resultLen >= 0 && resultBodyLen >= -1 && HEADER + resultLen + (resultBodyLen > 0 ? resultBodyLen : 0) <= size)) {
+        throw new ErrorCtor('natsfn: malformed host answer');
+      }
+      text = utf8Decode(bytes, HEADER, HEADER + resultLen);
+      resultBody = resultBodyLen >= 0 ? fromExchange(HEADER + resultLen, resultBodyLen, Bytes) : null;
+    } finally {
       restoreReply(saved);
-      throw new ErrorCtor('natsfn: malformed host answer');
     }
-    const text = utf8Decode(bytes, HEADER, HEADER + resultLen);
-    const resultBody = resultBodyLen >= 0 ? fromExchange(HEADER + resultLen, resultBodyLen, Bytes) : null;
-    restoreReply(saved);
     if (status !== 0) {
       const e = jsonParse(text);
       const typeError = e.type === 'TypeError';
@@ -443,10 +448,13 @@
     if (n > 65536) throw new DOMException('crypto.getRandomValues: at most 65536 bytes', 'QuotaExceededError');
     const dest = new U8(taBuffer(arr), taByteOffset(arr), n);
     const saved = keepReply();
-    reserve(n);
-    nativeRandom(n);
-    taSet(dest, new U8(exchange, HEADER, n));
-    restoreReply(saved);
+    try {
+      reserve(n);
+      nativeRandom(n);
+      taSet(dest, new U8(exchange, HEADER, n));
+    } finally {
+      restoreReply(saved);
+    }
     return arr;
   }
   const HEX = '0123456789abcdef';
