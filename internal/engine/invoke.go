@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -43,10 +44,21 @@ const (
 
 // Invoke runs the function on inv. ctx's deadline is the wall-time limit;
 // without one the call is not bounded.
-func (i *Isolate) Invoke(ctx context.Context, inv *Invocation) Result {
+func (i *Isolate) Invoke(ctx context.Context, inv *Invocation) (res Result) {
 	if i.broken {
 		return Result{Err: api.Errorf(api.CodeUnavailable, "function unavailable"), Detail: "isolate is broken"}
 	}
+	// A panic here (a bug, or a caller's context misbehaving) ends this
+	// isolate, not the process: on the node without a sandbox the process
+	// is the node and its embedded NATS server.
+	defer func() {
+		if r := recover(); r != nil {
+			i.callCtx = nil
+			i.watchdog.disarm()
+			i.fault(r)
+			res = i.faultResult()
+		}
+	}()
 	headers := inv.HeadersJSON
 	if headers == nil && len(inv.Headers) > 0 {
 		headers, _ = json.Marshal(inv.Headers)
@@ -69,13 +81,16 @@ func (i *Isolate) Invoke(ctx context.Context, inv *Invocation) Result {
 		i.watchdog.arm(deadline)
 	}
 	i.callCtx = ctx
-	res := i.run()
+	res = i.run()
 	i.callCtx = nil
 	if i.watchdog.disarm() {
 		i.flushTermination()
 		if res.Err == nil || res.Err.Code != api.CodeTimeout {
 			res = Result{Err: api.Errorf(api.CodeTimeout, "function timed out"), Detail: "terminated at the invocation deadline"}
 		}
+	}
+	if i.faulted != "" {
+		return i.faultResult()
 	}
 	return res
 }
@@ -101,18 +116,46 @@ func (i *Isolate) run() Result {
 			return i.failed(err, true)
 		}
 	}
+	return i.reply()
+}
+
+// reply reads the outcome the prelude wrote into the exchange. The
+// exchange is memory JavaScript writes: every value is checked before Go
+// slices with it.
+func (i *Isolate) reply() Result {
 	switch status, n := i.slot(0), i.slot(1); status {
 	case statusBytes:
-		return Result{Body: i.exchange[headerBytes : headerBytes+n]}
+		body, ok := i.data(headerBytes, n)
+		if !ok {
+			return malformed(fmt.Sprintf("reply length %d does not fit the exchange", n))
+		}
+		return Result{Body: body}
 	case statusEmpty:
 		return Result{}
 	case statusThrown:
-		return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: string(i.exchange[headerBytes : headerBytes+n])}
+		text, ok := i.data(headerBytes, n)
+		if !ok {
+			return malformed(fmt.Sprintf("error length %d does not fit the exchange", n))
+		}
+		return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: string(text)}
 	case statusPending:
 		return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: "the returned promise never settled (natsfn has no timers; await host calls only)"}
 	default:
-		return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: fmt.Sprintf("bad exchange status %d", status)}
+		return malformed(fmt.Sprintf("bad exchange status %d", status))
 	}
+}
+
+func malformed(detail string) Result {
+	return Result{Err: api.Errorf(api.CodeInternal, "function returned a malformed reply"), Detail: detail}
+}
+
+// data returns exchange[off:off+n], or false when that is not inside the
+// exchange.
+func (i *Isolate) data(off, n int) ([]byte, bool) {
+	if off < 0 || n < 0 || off > len(i.exchange) || n > len(i.exchange)-off {
+		return nil, false
+	}
+	return i.exchange[off : off+n], true
 }
 
 // failed classifies an error from calling into V8. A termination the
@@ -142,19 +185,19 @@ func (i *Isolate) flushTermination() {
 // length or -1.
 func (i *Isolate) nativeHost(*v8.FunctionCallbackInfo) (*v8.Value, error) {
 	opLen, argsLen, bodyLen := i.slot(0), i.slot(1), i.slot(2)
-	total := opLen + argsLen + max(bodyLen, 0)
-	if opLen < 0 || argsLen < 0 || headerBytes+total > len(i.exchange) {
-		return nil, fmt.Errorf("host: bad exchange lengths")
-	}
-	o := headerBytes
-	op := string(i.exchange[o : o+opLen])
-	o += opLen
-	args := append([]byte(nil), i.exchange[o:o+argsLen]...)
-	o += argsLen
+	opBytes, ok1 := i.data(headerBytes, opLen)
+	argBytes, ok2 := i.data(headerBytes+opLen, argsLen)
+	ok3 := bodyLen == -1
 	var body []byte
-	if bodyLen >= 0 {
-		body = append([]byte(nil), i.exchange[o:o+bodyLen]...)
+	if !ok3 {
+		body, ok3 = i.data(headerBytes+opLen+argsLen, bodyLen)
+		body = append([]byte(nil), body...)
 	}
+	if !ok1 || !ok2 || !ok3 {
+		return nil, errors.New("host: bad exchange lengths")
+	}
+	op := string(opBytes)
+	args := append([]byte(nil), argBytes...)
 
 	ctx := i.callCtx
 	if ctx == nil {
@@ -184,7 +227,7 @@ func (i *Isolate) nativeHost(*v8.FunctionCallbackInfo) (*v8.Value, error) {
 	} else {
 		i.setSlot(2, len(resultBody))
 	}
-	o = headerBytes
+	o := headerBytes
 	o += copy(i.exchange[o:], resultJSON)
 	copy(i.exchange[o:], resultBody)
 	return nil, nil

@@ -7,14 +7,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
 	v8 "github.com/tommie/v8go"
+
+	"github.com/natsfn/natsfn/api"
 )
 
 // headerBytes is the size of the exchange's slot area (prelude.js HEADER).
-const headerBytes = 32
+// The engine accepts no exchange smaller than minExchange, so the slots can
+// be read without a check.
+const (
+	headerBytes = 32
+	minExchange = 64 << 10
+)
 
 // Options configure an Isolate.
 type Options struct {
@@ -51,11 +59,13 @@ type Isolate struct {
 
 	watchdog watchdog
 	broken   bool
+	// faulted says why the isolate was given up after a Go panic.
+	faulted string
 }
 
 // NewIsolate creates an isolate, installs the prelude and runs p's
 // top-level code. The error says why the script cannot serve.
-func NewIsolate(p *Program, opts Options) (*Isolate, error) {
+func NewIsolate(p *Program, opts Options) (iso *Isolate, err error) {
 	if opts.Host == nil {
 		opts.Host = noHost{}
 	}
@@ -73,11 +83,35 @@ func NewIsolate(p *Program, opts Options) (*Isolate, error) {
 	i := &Isolate{iso: v8.NewIsolate(isoOpts...), opts: opts}
 	i.watchdog.iso = i.iso
 	i.ctx = v8.NewContext(i.iso)
+	defer func() {
+		if r := recover(); r != nil {
+			i.fault(r)
+		}
+		if i.faulted != "" {
+			err = fmt.Errorf("engine: %s", i.faulted)
+		}
+		if err != nil {
+			i.Dispose()
+			iso = nil
+		}
+	}()
 	if err := i.start(pre, p); err != nil {
-		i.Dispose()
 		return nil, err
 	}
 	return i, nil
+}
+
+// fault gives the isolate up after a Go panic: its state on the Go side
+// can no longer be trusted, so it is disposed instead of reused.
+func (i *Isolate) fault(r any) {
+	i.broken = true
+	if i.faulted == "" {
+		i.faulted = fmt.Sprintf("internal error: %v", r)
+	}
+}
+
+func (i *Isolate) faultResult() Result {
+	return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: i.faulted + "; the isolate is replaced"}
 }
 
 func (i *Isolate) start(pre, p *Program) error {
@@ -126,6 +160,9 @@ func (i *Isolate) start(pre, p *Program) error {
 	if i.prepare, err = get("prepare"); err != nil {
 		return err
 	}
+	if len(i.exchange) < minExchange {
+		return errors.New("engine: prelude: no exchange")
+	}
 	setHandler, err := get("setHandler")
 	if err != nil {
 		return err
@@ -169,8 +206,17 @@ func orEmpty(m map[string]string) map[string]string {
 func (i *Isolate) natives() (*v8.Object, error) {
 	obj := v8.NewObjectTemplate(i.iso)
 	set := func(name string, cb v8.FunctionCallbackWithError) error {
-		return obj.Set(name, v8.NewFunctionTemplateWithError(i.iso, func(info *v8.FunctionCallbackInfo) (*v8.Value, error) {
+		return obj.Set(name, v8.NewFunctionTemplateWithError(i.iso, func(info *v8.FunctionCallbackInfo) (v *v8.Value, err error) {
 			defer info.Release()
+			// A panic must not unwind through V8's frames: it would
+			// kill the process. JavaScript gets an exception instead,
+			// and the isolate is given up once the call returns.
+			defer func() {
+				if r := recover(); r != nil {
+					i.fault(r)
+					v, err = nil, errors.New("natsfn: internal error")
+				}
+			}()
 			return cb(info)
 		}))
 	}
@@ -199,6 +245,10 @@ func (i *Isolate) nativeExchange(info *v8.FunctionCallbackInfo) (*v8.Value, erro
 	if err != nil {
 		return nil, err
 	}
+	if len(buf) < minExchange {
+		release()
+		return nil, errors.New("exchange: too small")
+	}
 	if i.releaseExchange != nil {
 		i.releaseExchange()
 	}
@@ -208,7 +258,7 @@ func (i *Isolate) nativeExchange(info *v8.FunctionCallbackInfo) (*v8.Value, erro
 
 func (i *Isolate) nativeLog(info *v8.FunctionCallbackInfo) (*v8.Value, error) {
 	args := info.Args()
-	if i.opts.Console == nil || len(args) != 2 {
+	if i.opts.Console == nil || len(args) != 2 || !args[0].IsString() || !args[1].IsString() {
 		return nil, nil
 	}
 	i.opts.Console(args[0].String(), args[1].String())
@@ -244,6 +294,9 @@ func (i *Isolate) ensure(n int) error {
 	if headerBytes+n <= len(i.exchange) {
 		return nil
 	}
+	if n > math.MaxInt32-headerBytes {
+		return fmt.Errorf("engine: %d bytes do not fit the exchange", n)
+	}
 	nv, err := v8.NewValue(i.iso, int32(n))
 	if err != nil {
 		return err
@@ -253,7 +306,13 @@ func (i *Isolate) ensure(n int) error {
 	if v != nil {
 		v.Release()
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if headerBytes+n > len(i.exchange) {
+		return fmt.Errorf("engine: the exchange did not grow to %d bytes", n)
+	}
+	return nil
 }
 
 // Broken reports that the isolate hit its heap limit (or V8 otherwise gave

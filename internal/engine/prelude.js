@@ -9,35 +9,127 @@
 // The natives (host, log, random, exchange) arrive as an argument and are
 // never visible to user code. exchange(sab) tells the engine which buffer is
 // current; it is called at start and whenever the buffer grows.
+//
+// User code runs in the same context and may replace any global or any
+// property of a built-in prototype. So the prelude captures every built-in it
+// relies on below, before user code runs, and calls them uncurried: a
+// replaced getter or method must neither change the lengths the prelude
+// writes for the engine nor ever see a view of the exchange (as `this`, as an
+// argument, or through a species constructor). No typed array over the
+// exchange leaves this file: data is copied out into fresh arrays. The
+// functions are strict, so stack-trace call sites and `caller` expose neither
+// their receivers nor themselves.
 (function (natives, envJSON) {
   'use strict';
-  const HEADER = 32;
-  let exchange = new SharedArrayBuffer(64 * 1024);
-  let slots = new Int32Array(exchange, 0, 8);
-  let bytes = new Uint8Array(exchange);
 
-  // grow replaces the exchange with one of at least n data bytes. The engine
-  // notices through the buffer getter.
-  function grow(n) {
-    let size = exchange.byteLength;
-    while (size < HEADER + n) size *= 2;
-    const next = new SharedArrayBuffer(size);
-    natives.exchange(next);
+  // ---- intrinsics
+  const { apply, construct, defineProperty, getOwnPropertyDescriptor, getPrototypeOf } = Reflect;
+  const uncurry = (fn) => apply(Function.prototype.bind, Function.prototype.call, [fn]);
+  const getter = (obj, key) => uncurry(getOwnPropertyDescriptor(obj, key).get);
+  const global = globalThis;
+  const U8 = Uint8Array, I32 = Int32Array, AB = ArrayBuffer, SAB = SharedArrayBuffer;
+  const TAProto = getPrototypeOf(U8.prototype);
+  const taLength = getter(TAProto, 'length');
+  const taBuffer = getter(TAProto, 'buffer');
+  const taByteOffset = getter(TAProto, 'byteOffset');
+  const taByteLength = getter(TAProto, 'byteLength');
+  const taTag = getter(TAProto, Symbol.toStringTag); // the typed array's kind, or undefined for anything else
+  const taSet = uncurry(TAProto.set);
+  const dvBuffer = getter(DataView.prototype, 'buffer');
+  const dvByteOffset = getter(DataView.prototype, 'byteOffset');
+  const dvByteLength = getter(DataView.prototype, 'byteLength');
+  const abByteLength = getter(AB.prototype, 'byteLength');
+  const sabByteLength = getter(SAB.prototype, 'byteLength');
+  const isView = AB.isView;
+  const hasInstance = uncurry(Function.prototype[Symbol.hasInstance]);
+  const species = Symbol.species;
+  const toStr = String;
+  const fromCharCode = String.fromCharCode;
+  const charCodeAt = uncurry(String.prototype.charCodeAt);
+  const strSlice = uncurry(String.prototype.slice);
+  const toLowerCase = uncurry(String.prototype.toLowerCase);
+  const jsonStringify = JSON.stringify, jsonParse = JSON.parse;
+  const freeze = Object.freeze;
+  const ErrorCtor = Error, TypeErrorCtor = TypeError, RangeErrorCtor = RangeError;
+  const nativeHost = natives.host, nativeLog = natives.log, nativeRandom = natives.random, nativeExchange = natives.exchange;
+
+  // Brand checks through internal slots: instanceof and Symbol.toStringTag
+  // answer what user code tells them.
+  function isArrayBuffer(v) { try { abByteLength(v); return true; } catch (_) { return false; } }
+  function isSharedArrayBuffer(v) { try { sabByteLength(v); return true; } catch (_) { return false; } }
+  function dataProperty(obj, key, value) {
+    defineProperty(obj, key, { __proto__: null, value, writable: true, enumerable: true, configurable: true });
+  }
+
+  // ---- the exchange
+  const HEADER = 32;
+  const MAX_DATA = 0x7fffffff - HEADER; // the engine reads lengths as int32
+  let size = 64 * 1024;
+  let exchange = new SAB(size);
+  let slots = new I32(exchange, 0, 8);
+  let bytes = new U8(exchange);
+  // sealed: a reply (or "pending") is written and the engine has not read it
+  // yet. Promise callbacks the function left behind run in between and may
+  // call host services; those calls keep the reply (keepReply).
+  let sealed = false;
+
+  // reserve makes the exchange hold at least n data bytes, replacing it with
+  // a larger one (contents not kept) when it does not.
+  function reserve(n) {
+    if (HEADER + n <= size) return;
+    if (!(n <= MAX_DATA)) throw new RangeErrorCtor('natsfn: message too large');
+    let s = size;
+    while (s < HEADER + n) s *= 2;
+    const next = new SAB(s);
+    nativeExchange(next);
     exchange = next;
-    slots = new Int32Array(exchange, 0, 8);
-    bytes = new Uint8Array(exchange);
+    size = s;
+    slots = new I32(exchange, 0, 8);
+    bytes = new U8(exchange);
+  }
+
+  // fromExchange copies exchange[off, off+n) into a fresh Uint8Array whose
+  // prototype is newTarget's (Bytes or Uint8Array).
+  function fromExchange(off, n, newTarget) {
+    const out = construct(U8, [n], newTarget);
+    taSet(out, new U8(exchange, off, n));
+    return out;
+  }
+
+  // writeData stores the genuine Uint8Array b at HEADER and returns its length.
+  function writeData(b) {
+    const n = taLength(b);
+    reserve(n);
+    taSet(bytes, b, HEADER);
+    return n;
+  }
+
+  // keepReply saves a sealed reply before a host or random call overwrites
+  // the exchange; restoreReply puts it back. Neither runs user code.
+  function keepReply() {
+    if (!sealed) return null;
+    const status = slots[0], n = slots[1];
+    return { __proto__: null, status, n, data: status === 0 || status === 3 ? fromExchange(HEADER, n, U8) : null };
+  }
+  function restoreReply(saved) {
+    if (saved === null) return;
+    if (saved.data !== null) writeData(saved.data);
+    slots[0] = saved.status;
+    slots[1] = saved.n;
   }
 
   // ---- UTF-8, with U+FFFD for ill-formed input as the Encoding standard says.
+  // utf8Encode returns a genuine Uint8Array over a buffer of its own.
   function utf8Encode(s) {
-    s = String(s);
-    const out = new Uint8Array(s.length * 3);
+    s = toStr(s);
+    const buf = new AB(s.length * 3);
+    const out = new U8(buf);
     let n = 0;
     for (let i = 0; i < s.length; i++) {
-      let c = s.charCodeAt(i);
+      let c = charCodeAt(s, i);
       if (c < 0x80) { out[n++] = c; continue; }
       if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-        const d = s.charCodeAt(i + 1);
+        const d = charCodeAt(s, i + 1);
         if (d >= 0xdc00 && d <= 0xdfff) {
           c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
           i++;
@@ -58,13 +150,20 @@
         out[n++] = 0x80 | (c & 0x3f);
       }
     }
-    return out.subarray(0, n);
+    return new U8(buf, 0, n);
   }
 
-  // utf8Decode decodes b[start:end]; with fatal, ill-formed input throws.
+  // utf8Decode decodes b[start:end] (b a genuine typed array); with fatal,
+  // ill-formed input throws. Code units gather in units, whose elements all
+  // exist from the start: storing into an Array index it lacks would run a
+  // setter user code put on Array.prototype. Full chunks become a string in
+  // one call; the rest (and so any short string) one unit at a time. No user
+  // code runs in here, so units can be shared.
+  const CHUNK = 4096;
+  const units = new Array(CHUNK).fill(0);
   function utf8Decode(b, start, end, fatal) {
     let s = '';
-    let chunk = [];
+    let k = 0;
     for (let i = start; i < end;) {
       const c = b[i];
       let cp = 0xfffd, len = 1;
@@ -78,100 +177,118 @@
         cp = ((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) | (b[i + 3] & 0x3f);
         if (cp < 0x10000 || cp > 0x10ffff) { cp = 0xfffd; len = 1; } else len = 4;
       }
-      if (fatal && cp === 0xfffd && len === 1 && c >= 0x80) throw new TypeError('TextDecoder: the input is not valid UTF-8');
+      if (fatal && cp === 0xfffd && len === 1 && c >= 0x80) throw new TypeErrorCtor('TextDecoder: the input is not valid UTF-8');
       i += len;
       if (cp > 0xffff) {
         cp -= 0x10000;
-        chunk.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
-      } else {
-        chunk.push(cp);
+        units[k++] = 0xd800 + (cp >> 10);
+        if (k === CHUNK) { s += apply(fromCharCode, null, units); k = 0; }
+        cp = 0xdc00 + (cp & 0x3ff);
       }
-      if (chunk.length >= 8192) { s += String.fromCharCode.apply(null, chunk); chunk = []; }
+      units[k++] = cp;
+      if (k === CHUNK) { s += apply(fromCharCode, null, units); k = 0; }
     }
-    return s + String.fromCharCode.apply(null, chunk);
+    for (let j = 0; j < k; j++) s += fromCharCode(units[j]);
+    return s;
   }
 
   // ---- Bytes: the Uint8Array kind of payload and of host-service results.
-  class Bytes extends Uint8Array {
-    text() { return utf8Decode(this, 0, this.length); }
-    json() { return JSON.parse(this.text()); }
-    toJSON() { return this.text(); }
+  class Bytes extends U8 {
+    text() { const b = viewBytes(this); return utf8Decode(b, 0, taLength(b)); }
+    json() { return jsonParse(bytesText(this)); }
+    toJSON() { return bytesText(this); }
   }
   // Typed-array methods such as subarray/slice return plain views.
-  Object.defineProperty(Bytes, Symbol.species, { value: Uint8Array });
+  defineProperty(Bytes, species, { value: U8 });
+  const bytesText = uncurry(Bytes.prototype.text);
+  const newBytes = (n) => construct(U8, [n], Bytes); // not `new Bytes`: its super() follows a prototype user code can change
 
-  function bytesFromExchange(offset, n) {
-    const b = new Bytes(n);
-    b.set(bytes.subarray(offset, offset + n));
-    return b;
+  // viewBytes is a genuine Uint8Array over the bytes of the view v; it throws
+  // a TypeError for anything else.
+  function viewBytes(v) {
+    const tag = taTag(v);
+    if (tag === 'Uint8Array') return v;
+    if (tag !== undefined) return new U8(taBuffer(v), taByteOffset(v), taByteLength(v));
+    if (isView(v)) return new U8(dvBuffer(v), dvByteOffset(v), dvByteLength(v)); // a view that is no typed array is a DataView
+    throw new TypeErrorCtor('expected a typed array or DataView');
   }
 
-  // toBody turns a host-service value or a reply into bytes: bytes as is,
-  // strings as UTF-8, anything else as JSON.
+  // toBody turns a host-service value or a reply into a genuine Uint8Array:
+  // bytes as is, strings as UTF-8, anything else as JSON.
   function toBody(v) {
-    if (v instanceof Uint8Array) return v;
-    if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-    if (v instanceof ArrayBuffer || v instanceof SharedArrayBuffer) return new Uint8Array(v);
     if (typeof v === 'string') return utf8Encode(v);
-    const json = JSON.stringify(v);
+    if (typeof v === 'object' && v !== null) {
+      if (isView(v)) return viewBytes(v);
+      // The prototype test keeps the throwing brand check off the path of
+      // plain objects (a throw costs microseconds).
+      if ((hasInstance(AB, v) && isArrayBuffer(v)) || (hasInstance(SAB, v) && isSharedArrayBuffer(v))) return new U8(v);
+    }
+    const json = jsonStringify(v);
     return utf8Encode(json === undefined ? '' : json);
   }
 
   // ---- host services
-  class HostError extends Error {
-    constructor(message, code) { super(message); this.code = code; }
-  }
+  class HostError extends ErrorCtor {}
   HostError.prototype.name = 'Error';
 
   // host calls op with JSON args and an optional binary body; it returns
   // { result, body } or throws an Error/TypeError with a code.
   function host(op, args, body) {
-    const argBytes = utf8Encode(JSON.stringify(args));
+    // User code (toJSON, getters) runs here, before the exchange is touched.
+    const argBytes = utf8Encode(jsonStringify(args));
     const opBytes = utf8Encode(op);
     const bodyBytes = body === undefined ? null : toBody(body);
-    const need = opBytes.length + argBytes.length + (bodyBytes ? bodyBytes.length : 0);
-    if (HEADER + need > bytes.length) grow(need);
-    slots[0] = opBytes.length;
-    slots[1] = argBytes.length;
-    slots[2] = bodyBytes ? bodyBytes.length : -1;
-    let o = HEADER;
-    bytes.set(opBytes, o); o += opBytes.length;
-    bytes.set(argBytes, o); o += argBytes.length;
-    if (bodyBytes) bytes.set(bodyBytes, o);
-    natives.host();
-    // The engine may have grown the exchange while answering.
-    const status = slots[0], resultLen = slots[1], bodyLen = slots[2];
-    const text = utf8Decode(bytes, HEADER, HEADER + resultLen);
-    if (status !== 0) {
-      const e = JSON.parse(text);
-      if (e.type === 'TypeError') {
-        const t = new TypeError(e.message);
-        t.code = e.code;
-        throw t;
+    const opLen = taLength(opBytes), argLen = taLength(argBytes);
+    const bodyLen = bodyBytes === null ? -1 : taLength(bodyBytes);
+    // From here to restoreReply no user code runs.
+    const saved = keepReply();
+    let status, resultLen, text, resultBody;
+    try {
+      reserve(opLen + argLen + (bodyLen > 0 ? bodyLen : 0));
+      slots[0] = opLen;
+      slots[1] = argLen;
+      slots[2] = bodyLen;
+      taSet(bytes, opBytes, HEADER);
+      taSet(bytes, argBytes, HEADER + opLen);
+      if (bodyBytes !== null) taSet(bytes, bodyBytes, HEADER + opLen + argLen);
+      nativeHost();
+      // The engine may have grown the exchange while answering.
+      status = slots[0];
+      resultLen = slots[1];
+      const resultBodyLen = slots[2];
+      if (!(resultLen >= 0 && resultBodyLen >= -1 && HEADER + resultLen + (resultBodyLen > 0 ? resultBodyLen : 0) <= size)) {
+        throw new ErrorCtor('natsfn: malformed host answer');
       }
-      throw new HostError(e.message, e.code);
+      text = utf8Decode(bytes, HEADER, HEADER + resultLen);
+      resultBody = resultBodyLen >= 0 ? fromExchange(HEADER + resultLen, resultBodyLen, Bytes) : null;
+    } finally {
+      restoreReply(saved);
     }
-    return {
-      result: resultLen ? JSON.parse(text) : null,
-      body: bodyLen >= 0 ? bytesFromExchange(HEADER + resultLen, bodyLen) : null,
-    };
+    if (status !== 0) {
+      const e = jsonParse(text);
+      const typeError = e.type === 'TypeError';
+      const err = construct(typeError ? TypeErrorCtor : ErrorCtor, [e.message], typeError ? TypeErrorCtor : HostError);
+      dataProperty(err, 'code', e.code);
+      throw err;
+    }
+    return { __proto__: null, result: resultLen ? jsonParse(text) : null, body: resultBody };
   }
 
   function str(name, v) {
-    if (typeof v !== 'string') throw new TypeError(name + ' must be a string');
+    if (typeof v !== 'string') throw new TypeErrorCtor(name + ' must be a string');
     return v;
   }
   function opts(name, v) {
     if (v === undefined || v === null) return {};
-    if (typeof v !== 'object') throw new TypeError(name + ' must be an object');
+    if (typeof v !== 'object') throw new TypeErrorCtor(name + ' must be an object');
     return v;
   }
   function required(name, v) {
-    if (v === undefined) throw new TypeError(name + ' is required');
+    if (v === undefined) throw new TypeErrorCtor(name + ' is required');
     return v;
   }
 
-  const kv = Object.freeze({
+  const kv = freeze({
     get(key) { const r = host('kv.get', [str('key', key)]); return r.result.found ? r.body : null; },
     set(key, value) { return host('kv.set', [str('key', key)], required('value', value)).result; },
     put(key, value) { return kv.set(key, value); },
@@ -179,7 +296,7 @@
     keys() { return host('kv.keys', []).result || []; },
   });
 
-  const objectStore = Object.freeze({
+  const objectStore = freeze({
     put(name, data) { return host('obj.put', [str('name', name)], required('data', data)).result; },
     get(name) { const r = host('obj.get', [str('name', name)]); return r.result.found ? r.body : null; },
     delete(name) { host('obj.delete', [str('name', name)]); },
@@ -188,11 +305,11 @@
 
   function timeoutMs(o) {
     if (o.timeout === undefined) return undefined;
-    if (typeof o.timeout !== 'number' || !(o.timeout > 0)) throw new TypeError('opts.timeout must be a positive number of milliseconds');
+    if (typeof o.timeout !== 'number' || !(o.timeout > 0)) throw new TypeErrorCtor('opts.timeout must be a positive number of milliseconds');
     return o.timeout;
   }
 
-  const messaging = Object.freeze({
+  const messaging = freeze({
     publish(subject, payload, o) {
       o = opts('opts', o);
       host('msg.publish', [str('subject', subject), { headers: o.headers }], payload === undefined ? '' : payload);
@@ -206,21 +323,28 @@
       o = opts('opts', o);
       const r = host('msg.requestMany', [str('subject', subject), { timeout_ms: timeoutMs(o), max: o.max, stall_ms: o.stall }],
         payload === undefined ? '' : payload);
+      const sizes = r.result.sizes, body = r.body;
+      const total = taLength(body);
       const out = [];
-      let off = 0;
-      for (const n of r.result.sizes) { out.push(r.body.slice(off, off + n)); off += n; }
-      // slice() gives plain Uint8Arrays (species); make them Bytes again.
-      return out.map((b) => { const x = new Bytes(b.length); x.set(b); return x; });
+      for (let i = 0, off = 0; i < sizes.length; i++) {
+        const n = sizes[i];
+        if (!(n >= 0 && off + n <= total)) throw new ErrorCtor('natsfn: malformed host answer');
+        const b = newBytes(n);
+        taSet(b, new U8(taBuffer(body), taByteOffset(body) + off, n));
+        dataProperty(out, i, b);
+        off += n;
+      }
+      return out;
     },
   });
 
   function httpCall(method, url, body, o) {
     o = opts('opts', o);
     const r = host('http.request', [method, str('url', url), { headers: o.headers, timeout_ms: timeoutMs(o) }], body);
-    const b = r.body || new Bytes(0);
-    return { status: r.result.status, headers: r.result.headers, body: b, response: b.text() };
+    const b = r.body || newBytes(0);
+    return { status: r.result.status, headers: r.result.headers, body: b, response: bytesText(b) };
   }
-  const http = Object.freeze({
+  const http = freeze({
     get(url, o) { return httpCall('GET', url, undefined, o); },
     head(url, o) { return httpCall('HEAD', url, undefined, o); },
     post(url, body, o) { return httpCall('POST', url, body, o); },
@@ -230,45 +354,59 @@
     delete(url, body, o) { return httpCall('DELETE', url, body, o); },
   });
 
-  const hostServices = Object.freeze({ http, kv, objectStore, messaging });
+  const hostServices = freeze({ http, kv, objectStore, messaging });
 
   // ---- console
+  function formatOne(a) {
+    if (typeof a === 'string') return a;
+    if (typeof a === 'function' || typeof a === 'symbol' || typeof a === 'bigint' || a === undefined) return toStr(a);
+    if (hasInstance(ErrorCtor, a)) { const stack = a.stack; return toStr(stack || a); }
+    const j = jsonStringify(a);
+    return j === undefined ? toStr(a) : j;
+  }
+  // format always returns a string, whatever the arguments do.
   function format(args) {
-    return args.map((a) => {
-      if (typeof a === 'string') return a;
-      if (a instanceof Error) return a.stack || String(a);
-      if (typeof a === 'function' || typeof a === 'symbol' || typeof a === 'bigint' || a === undefined) return String(a);
-      try { const j = JSON.stringify(a); return j === undefined ? String(a) : j; } catch (_) { return String(a); }
-    }).join(' ');
+    let s = '';
+    for (let i = 0; i < args.length; i++) {
+      let part;
+      try { part = formatOne(args[i]); } catch (_) {
+        try { part = toStr(args[i]); } catch (_) { part = '[unprintable]'; }
+      }
+      s += (i === 0 ? '' : ' ') + part;
+    }
+    return s;
   }
   const console = {};
   for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
-    console[level] = (...args) => natives.log(level === 'log' ? 'info' : level, format(args));
+    const as = level === 'log' ? 'info' : level;
+    console[level] = (...args) => { nativeLog(as, format(args)); };
   }
 
   // ---- web globals
   class TextEncoder {
     get encoding() { return 'utf-8'; }
-    encode(s = '') { const b = utf8Encode(s); const out = new Uint8Array(b.length); out.set(b); return out; }
+    encode(s = '') { const b = utf8Encode(s); const out = new U8(taLength(b)); taSet(out, b); return out; }
     encodeInto(s, dest) {
+      if (taTag(dest) !== 'Uint8Array') throw new TypeErrorCtor('TextEncoder.encodeInto: dest must be a Uint8Array');
       const b = utf8Encode(s);
-      const n = Math.min(b.length, dest.length);
-      dest.set(b.subarray(0, n));
-      return { read: n === b.length ? String(s).length : undefined, written: n };
+      const bn = taLength(b), dn = taLength(dest);
+      const n = bn < dn ? bn : dn;
+      taSet(dest, new U8(taBuffer(b), 0, n));
+      return { read: n === bn ? toStr(s).length : undefined, written: n };
     }
   }
   class TextDecoder {
     constructor(label = 'utf-8', options = {}) {
-      const l = String(label).toLowerCase();
-      if (l !== 'utf-8' && l !== 'utf8' && l !== 'unicode-1-1-utf-8') throw new RangeError('TextDecoder supports only utf-8');
+      const l = toLowerCase(toStr(label));
+      if (l !== 'utf-8' && l !== 'utf8' && l !== 'unicode-1-1-utf-8') throw new RangeErrorCtor('TextDecoder supports only utf-8');
       this.fatal = !!options.fatal;
     }
     get encoding() { return 'utf-8'; }
     decode(input) {
       if (input === undefined) return '';
       const b = toBody(input);
-      const s = utf8Decode(b, 0, b.length, this.fatal);
-      return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
+      const s = utf8Decode(b, 0, taLength(b), this.fatal);
+      return charCodeAt(s, 0) === 0xfeff ? strSlice(s, 1) : s;
     }
   }
 
@@ -302,21 +440,34 @@
   }
 
   function getRandomValues(arr) {
-    if (!ArrayBuffer.isView(arr) || arr instanceof Float32Array || arr instanceof Float64Array || arr instanceof DataView) {
-      throw new TypeError('crypto.getRandomValues: argument must be an integer typed array');
+    const tag = taTag(arr);
+    if (tag === undefined || tag === 'Float16Array' || tag === 'Float32Array' || tag === 'Float64Array') {
+      throw new TypeErrorCtor('crypto.getRandomValues: argument must be an integer typed array');
     }
-    if (arr.byteLength > 65536) throw new DOMException('crypto.getRandomValues: at most 65536 bytes', 'QuotaExceededError');
-    if (HEADER + arr.byteLength > bytes.length) grow(arr.byteLength);
-    natives.random(arr.byteLength);
-    new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength).set(bytes.subarray(HEADER, HEADER + arr.byteLength));
+    const n = taByteLength(arr);
+    if (n > 65536) throw new DOMException('crypto.getRandomValues: at most 65536 bytes', 'QuotaExceededError');
+    const dest = new U8(taBuffer(arr), taByteOffset(arr), n);
+    const saved = keepReply();
+    try {
+      reserve(n);
+      nativeRandom(n);
+      taSet(dest, new U8(exchange, HEADER, n));
+    } finally {
+      restoreReply(saved);
+    }
     return arr;
   }
+  const HEX = '0123456789abcdef';
   function randomUUID() {
-    const b = getRandomValues(new Uint8Array(16));
+    const b = getRandomValues(new U8(16));
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+    let s = '';
+    for (let i = 0; i < 16; i++) {
+      if (i === 4 || i === 6 || i === 8 || i === 10) s += '-';
+      s += HEX[b[i] >> 4] + HEX[b[i] & 15];
+    }
+    return s;
   }
 
   function structuredClone(v) {
@@ -467,8 +618,8 @@
     static canParse(u, b) { try { new URL(u, b); return true; } catch (_) { return false; } }
   }
 
-  const env = Object.freeze(JSON.parse(envJSON));
-  const define = (name, value) => Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
+  const env = freeze(jsonParse(envJSON));
+  const define = (name, value) => defineProperty(global, name, { value, writable: true, configurable: true });
   define('hostServices', hostServices);
   define('env', env);
   define('console', console);
@@ -480,7 +631,7 @@
   define('structuredClone', structuredClone);
   define('URL', URL);
   define('URLSearchParams', URLSearchParams);
-  define('crypto', Object.freeze({ getRandomValues, randomUUID }));
+  define('crypto', freeze({ getRandomValues, randomUUID }));
 
   // ---- invocation
   let handler = null;
@@ -488,55 +639,72 @@
 
   function setHandler(h) {
     if (typeof h !== 'function') {
-      throw new TypeError('the script must evaluate to a function, or export one as default; it evaluated to ' + (h === null ? 'null' : typeof h));
+      throw new TypeErrorCtor('the script must evaluate to a function, or export one as default; it evaluated to ' + (h === null ? 'null' : typeof h));
     }
     handler = h;
   }
 
   // writeReply stores v in the exchange: slots[0] = 0 for bytes, 1 for
-  // empty; slots[1] = length.
+  // empty; slots[1] = length. User code (toJSON, getters) runs in toBody,
+  // before the exchange is written.
   function writeReply(v) {
-    if (v === undefined || v === null) { slots[0] = 1; slots[1] = 0; return; }
+    if (v === undefined || v === null) { slots[0] = 1; slots[1] = 0; sealed = true; return; }
     const b = toBody(v);
-    if (HEADER + b.length > bytes.length) grow(b.length);
-    bytes.set(b, HEADER);
+    const n = writeData(b);
     slots[0] = 0;
-    slots[1] = b.length;
+    slots[1] = n;
+    sealed = true;
+  }
+
+  function errorText(e) {
+    try {
+      if (hasInstance(ErrorCtor, e)) { const stack = e.stack; return toStr(stack || e); }
+      return 'uncaught ' + format([e]);
+    } catch (_) {
+      return 'uncaught exception';
+    }
   }
 
   function writeError(e) {
-    let text;
-    try { text = e instanceof Error ? (e.stack || String(e)) : 'uncaught ' + format([e]); } catch (_) { text = 'uncaught exception'; }
-    const b = utf8Encode(text);
-    if (HEADER + b.length > bytes.length) grow(b.length);
-    bytes.set(b, HEADER);
+    const n = writeData(utf8Encode(errorText(e)));
     slots[0] = 3;
-    slots[1] = b.length;
+    slots[1] = n;
+    sealed = true;
   }
 
-  function readString(off, n) {
-    // Subjects are ASCII in practice; decode properly anyway.
-    return utf8Decode(bytes, off, off + n);
+  // track waits for a returned promise or thenable. await, unlike then(),
+  // looks up neither Promise.prototype.then nor a species constructor.
+  async function track(r, p) {
+    try {
+      p.value = await r;
+      p.state = 1;
+    } catch (e) {
+      p.value = e;
+      p.state = 2;
+    }
   }
 
   // invoke runs the handler on the message the engine wrote into the
   // exchange: slots 0..3 are the lengths of subject, reply, headers JSON
-  // and payload, stored in that order from HEADER on.
+  // and payload, stored in that order from HEADER on. Everything is read
+  // before user code runs.
   function invoke() {
+    sealed = false;
+    pending = null;
     const subjectLen = slots[0], replyLen = slots[1], headersLen = slots[2], payloadLen = slots[3];
     let o = HEADER;
-    const subject = readString(o, subjectLen); o += subjectLen;
-    const reply = replyLen ? readString(o, replyLen) : ''; o += replyLen;
-    const headers = headersLen ? JSON.parse(readString(o, headersLen)) : {}; o += headersLen;
-    const payload = bytesFromExchange(o, payloadLen);
-    let r;
+    const subject = utf8Decode(bytes, o, o + subjectLen); o += subjectLen;
+    const reply = replyLen ? utf8Decode(bytes, o, o + replyLen) : ''; o += replyLen;
+    const headers = headersLen ? jsonParse(utf8Decode(bytes, o, o + headersLen)) : {}; o += headersLen;
+    const payload = fromExchange(o, payloadLen, Bytes);
     try {
-      r = handler.call(globalThis, subject, payload, { headers, reply });
+      const r = apply(handler, global, [subject, payload, { headers, reply }]);
       if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
-        pending = { state: 0, value: undefined };
-        const p = pending;
-        Promise.resolve(r).then((v) => { p.state = 1; p.value = v; }, (e) => { p.state = 2; p.value = e; });
+        const p = { __proto__: null, state: 0, value: undefined };
+        pending = p;
         slots[0] = 2;
+        sealed = true;
+        track(r, p);
         return;
       }
       writeReply(r);
@@ -548,8 +716,9 @@
   // settle reports a promise returned by the last invoke, once microtasks ran.
   function settle() {
     const p = pending;
-    if (!p || p.state === 0) { slots[0] = 2; return; }
+    if (p === null || p.state === 0) { slots[0] = 2; sealed = true; return; }
     pending = null;
+    sealed = false;
     try {
       if (p.state === 1) writeReply(p.value); else writeError(p.value);
     } catch (e) {
@@ -557,8 +726,8 @@
     }
   }
 
-  function prepare(n) { if (HEADER + n > bytes.length) grow(n); }
+  function prepare(n) { reserve(n); }
 
-  natives.exchange(exchange);
+  nativeExchange(exchange);
   return { setHandler, invoke, settle, prepare };
 })
