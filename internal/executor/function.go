@@ -17,11 +17,6 @@ import (
 	"github.com/natsfn/natsfn/internal/pool"
 )
 
-// messageBuffer is how many messages of one function NATS may hand over
-// before deliver takes them. deliver never blocks, so this only has to
-// cover a burst.
-const messageBuffer = 512
-
 // FunctionConfig configures the serving of one function version.
 type FunctionConfig struct {
 	Conn   *nats.Conn
@@ -53,9 +48,6 @@ type Function struct {
 	cfg        FunctionConfig
 	runner     Runner
 	subs       []*nats.Subscription
-	msgs       chan *nats.Msg // every trigger's messages
-	quit       chan struct{}  // closed once the subscriptions are drained
-	delivering sync.WaitGroup
 	logSubject string
 	logger     *slog.Logger
 	retireOnce sync.Once
@@ -90,14 +82,19 @@ func QueueGroup(namespace, name string) string { return "natsfn." + namespace + 
 // function. On error the function is stopped.
 func (f *Function) Serve(runner Runner) error {
 	f.runner = runner
-	f.msgs = make(chan *nats.Msg, messageBuffer)
-	f.quit = make(chan struct{})
-	f.delivering.Add(1)
-	go f.deliver()
 	spec := f.cfg.Info.Spec
 	queue := QueueGroup(spec.Namespace, spec.Name)
 	for _, t := range spec.Triggers {
-		sub, err := f.cfg.Conn.ChanQueueSubscribe(t, queue, f.msgs)
+		sub, err := f.cfg.Conn.QueueSubscribe(t, queue, f.receive)
+		if err == nil {
+			// NATS drops a subscription's messages without a word once
+			// this many wait for the callback; receive never blocks and
+			// answers every message at once (the runner's queue, else
+			// 429), so a backlog is only a burst that arrived faster
+			// than that, and any limit would leave callers of the burst
+			// without a reply.
+			err = sub.SetPendingLimits(-1, -1)
+		}
 		if err != nil {
 			f.Stop()
 			return fmt.Errorf("subscribe %q: %w", t, err)
@@ -111,33 +108,14 @@ func (f *Function) Serve(runner Runner) error {
 	return nil
 }
 
-// deliver hands messages to the runner: everything that has arrived, then
-// one Flush, so a burst travels to a worker in one write.
-func (f *Function) deliver() {
-	defer f.delivering.Done()
-	for {
-		select {
-		case msg := <-f.msgs:
-			f.handle(msg)
-			f.handlePending()
-			f.runner.Flush()
-		case <-f.quit:
-			f.handlePending()
-			f.runner.Flush()
-			return
-		}
-	}
-}
-
-// handlePending handles the messages already in the channel.
-func (f *Function) handlePending() {
-	for {
-		select {
-		case msg := <-f.msgs:
-			f.handle(msg)
-		default:
-			return
-		}
+// receive is the subscriptions' callback. After the last message that has
+// arrived it flushes the runner, so a burst travels to a worker in one
+// write.
+func (f *Function) receive(msg *nats.Msg) {
+	f.handle(msg)
+	// The message being handled still counts as pending.
+	if n, _, err := msg.Sub.Pending(); err != nil || n <= 1 {
+		f.runner.Flush()
 	}
 }
 
@@ -274,8 +252,8 @@ func (f *Function) Retire() {
 }
 
 // Stop retires the function, waits until the subscriptions have handed
-// over every message the server sent, stops deliver once it has passed
-// on the rest, then lets the runner answer what is queued.
+// every message the server sent to the runner, then lets the runner answer
+// what is queued.
 func (f *Function) Stop() {
 	f.stopOnce.Do(func() {
 		f.Retire()
@@ -287,10 +265,6 @@ func (f *Function) Stop() {
 			case <-timeout.C:
 				f.logger.Warn("subscription did not drain in time")
 			}
-		}
-		if f.quit != nil {
-			close(f.quit)
-			f.delivering.Wait()
 		}
 		if f.runner != nil {
 			f.runner.Close()
