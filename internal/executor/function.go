@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -157,10 +158,23 @@ func (f *Function) done(job *pool.Job, res engine.Result) {
 	if job.Reply == "" {
 		return
 	}
-	if err := f.cfg.Conn.Publish(job.Reply, res.Body); err != nil {
+	// NATS refuses to publish past max_payload; checked here so that the
+	// caller hears why instead of timing out.
+	err := errTooLarge
+	if max := f.cfg.Conn.MaxPayload(); max <= 0 || int64(len(res.Body)) <= max {
+		err = f.cfg.Conn.Publish(job.Reply, res.Body)
+	}
+	switch {
+	case errors.Is(err, errTooLarge), errors.Is(err, nats.ErrMaxPayload):
+		f.log("error", fmt.Sprintf("invocation on %s failed: its reply of %d bytes is larger than the server's max_payload (%d)",
+			job.Subject, len(res.Body), f.cfg.Conn.MaxPayload()))
+		f.replyError(job.Reply, api.Errorf(api.CodeTooLarge, "reply larger than the server's max_payload"))
+	case err != nil:
 		f.logger.Warn("reply failed", "err", err)
 	}
 }
+
+var errTooLarge = errors.New("reply too large")
 
 // MayReplyTo says whether a function may reply on subject. NATS's own
 // services ($JS.API, $KV, $O, $SYS, ...) and natsfn's ($NATSFN) all live on
