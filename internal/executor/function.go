@@ -51,6 +51,7 @@ type Function struct {
 	subs       []*nats.Subscription
 	logSubject string
 	logger     *slog.Logger
+	logLimit   *logLimiter
 	retireOnce sync.Once
 	draining   []<-chan nats.SubStatus
 	stopOnce   sync.Once
@@ -67,6 +68,7 @@ func NewFunction(cfg FunctionConfig) *Function {
 		cfg:        cfg,
 		logSubject: api.LogSubject(spec.Namespace, spec.Name),
 		logger:     cfg.Logger.With("namespace", spec.Namespace, "function", spec.Name),
+		logLimit:   newLogLimiter(time.Now),
 	}
 }
 
@@ -210,8 +212,20 @@ func (f *Function) replyError(reply string, e *api.Error) {
 }
 
 // log writes a line to the node's log and publishes it on the function's
-// log subject, where `natsfn logs` reads it.
+// log subject, where `natsfn logs` reads it, within the limits of size and
+// rate (MaxLogLine, LogRate).
 func (f *Function) log(level, line string) {
+	ok, dropped := f.logLimit.take()
+	if !ok {
+		return
+	}
+	if dropped > 0 {
+		f.emit("warn", droppedNotice(dropped))
+	}
+	f.emit(level, clipLine(line))
+}
+
+func (f *Function) emit(level, line string) {
 	if f.cfg.Log != nil {
 		f.cfg.Log(level, line)
 		return
@@ -282,6 +296,9 @@ func (f *Function) Stop() {
 		}
 		if f.runner != nil {
 			f.runner.Close()
+		}
+		if n := f.logLimit.takeDropped(); n > 0 {
+			f.emit("warn", droppedNotice(n))
 		}
 	})
 }
