@@ -80,8 +80,12 @@ type Pool struct {
 	closeOnce sync.Once
 
 	workers atomic.Int32
-	idle    atomic.Int32
-	wg      sync.WaitGroup
+	// idle counts the workers waiting for a job that no queued job has
+	// claimed yet: each job Submit queues claims one, or starts a worker
+	// for itself, so a burst gets as many isolates as it has jobs (up to
+	// Concurrency) rather than the one worker that happened to be idle.
+	idle atomic.Int32
+	wg   sync.WaitGroup
 }
 
 // New returns a pool with no isolates yet.
@@ -117,13 +121,21 @@ func (p *Pool) Submit(job *Job) bool {
 	default:
 		return false
 	}
-	if p.idle.Load() == 0 {
-		p.spawn()
+	for {
+		n := p.idle.Load()
+		if n <= 0 {
+			p.spawn()
+			return true
+		}
+		if p.idle.CompareAndSwap(n, n-1) {
+			return true
+		}
 	}
-	return true
 }
 
-// spawn starts a worker unless Concurrency are running.
+// spawn starts a worker, claimed by the job that asked for it, unless
+// Concurrency are running. (Once they are, workers never end before
+// Close, so the claims of jobs that found none idle no longer matter.)
 func (p *Pool) spawn() {
 	for {
 		n := p.workers.Load()
@@ -156,6 +168,7 @@ func (p *Pool) work() {
 	defer idle.Stop()
 	armed := true
 	var lastUsed time.Time
+	ran := false // a job, since the worker last counted itself idle
 	for {
 		// An eviction comes first: a job waiting as well would otherwise
 		// run on the isolate the budget already counted as gone.
@@ -165,14 +178,17 @@ func (p *Pool) work() {
 		default:
 		}
 		held.idle(lastUsed.UnixNano())
-		p.idle.Add(1)
+		if ran {
+			p.idle.Add(1)
+			ran = false
+		}
 		select {
 		case job, ok := <-p.jobs:
-			p.idle.Add(-1)
 			held.working()
 			if !ok {
 				return
 			}
+			ran = true
 			if iso == nil {
 				held.acquire()
 			}
@@ -185,10 +201,8 @@ func (p *Pool) work() {
 				armed = true
 			}
 		case <-held.evicted():
-			p.idle.Add(-1)
 			drop()
 		case <-idle.C:
-			p.idle.Add(-1)
 			armed = false
 			if iso == nil {
 				continue
