@@ -6,7 +6,9 @@
 package pool
 
 import (
+	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -217,26 +219,64 @@ func (p *Pool) work() {
 	}
 }
 
+// testHookInvoke, when set, runs before each invocation (tests only).
+var testHookInvoke func(job *Job)
+
 // run runs one job on iso, starting an isolate if needed, and returns the
 // isolate to keep (nil when it had to be dropped) and when it started.
-func (p *Pool) run(iso *engine.Isolate, job *Job) (*engine.Isolate, time.Time) {
+// A panic ends the isolate, not the process: the job is answered with 500
+// (unless it already was) and the worker goes on with a fresh isolate.
+func (p *Pool) run(iso *engine.Isolate, job *Job) (kept *engine.Isolate, started time.Time) {
 	now := time.Now()
+	answered := false
+	var ctx *callContext
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if ctx != nil {
+			ctx.end()
+		}
+		if !answered {
+			p.cfg.Done(job, engine.Result{Err: api.Errorf(api.CodeInternal, "function failed"),
+				Detail: fmt.Sprintf("natsfn panicked running it: %v\n%s", r, debug.Stack())})
+		}
+		if iso != nil {
+			disposeAfterPanic(iso)
+		}
+		kept, started = nil, now
+	}()
 	if iso == nil {
 		var err error
 		if iso, err = engine.NewIsolate(p.cfg.Program, p.cfg.Isolate); err != nil {
+			answered = true
 			p.cfg.Done(job, engine.Result{Err: api.Errorf(api.CodeInternal, "function failed to start"), Detail: err.Error()})
 			return nil, now
 		}
 	}
-	ctx := &callContext{deadline: now.Add(p.cfg.Timeout)}
+	ctx = &callContext{deadline: now.Add(p.cfg.Timeout)}
+	if testHookInvoke != nil {
+		testHookInvoke(job)
+	}
 	res := iso.Invoke(ctx, &engine.Invocation{Subject: job.Subject, Reply: job.Reply, Headers: job.Headers, HeadersJSON: job.HeadersJSON, Payload: job.Payload})
 	ctx.end()
+	// A panic in Done must not answer the job twice.
+	answered = true
 	p.cfg.Done(job, res)
 	if iso.Broken() {
 		iso.Dispose()
 		return nil, now
 	}
 	return iso, now
+}
+
+// disposeAfterPanic disposes of an isolate whose invocation panicked; a
+// second panic leaves it to the garbage collector rather than ending the
+// worker.
+func disposeAfterPanic(iso *engine.Isolate) {
+	defer func() { recover() }()
+	iso.Dispose()
 }
 
 // Close stops taking jobs, lets the workers finish what is queued, and
