@@ -52,8 +52,9 @@ type Backend interface {
 	// Check compiles a bundle and runs its top level, so a deploy that
 	// cannot serve is refused with the reason.
 	Check(ctx context.Context, spec api.FunctionSpec, script []byte) error
-	// Start returns a Runner for one version of a function.
-	Start(info api.FunctionInfo, script []byte, cb Callbacks) (Runner, error)
+	// Start returns a Runner for one version of a function. It gives up
+	// when ctx ends (a worker that keeps failing to start).
+	Start(ctx context.Context, info api.FunctionInfo, script []byte, cb Callbacks) (Runner, error)
 }
 
 // Config configures an Executor.
@@ -90,13 +91,13 @@ func New(cfg Config) *Executor {
 // already served: the new one subscribes before the old one unsubscribes,
 // so no message is lost across a redeploy, and once Load returns every
 // new message goes to the new version.
-func (e *Executor) Load(info api.FunctionInfo, script []byte) error {
+func (e *Executor) Load(ctx context.Context, info api.FunctionInfo, script []byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return ErrClosed
 	}
-	f, err := e.start(info, script)
+	f, err := e.start(ctx, info, script)
 	if err != nil {
 		return err
 	}
@@ -157,7 +158,7 @@ func (e *Executor) Close() {
 	wg.Wait()
 }
 
-func (e *Executor) start(info api.FunctionInfo, script []byte) (*Function, error) {
+func (e *Executor) start(ctx context.Context, info api.FunctionInfo, script []byte) (*Function, error) {
 	conn := e.cfg.Conn
 	if e.cfg.ConnFor != nil {
 		var err error
@@ -166,7 +167,7 @@ func (e *Executor) start(info api.FunctionInfo, script []byte) (*Function, error
 		}
 	}
 	f := NewFunction(FunctionConfig{Conn: conn, Info: info, Logger: e.cfg.Logger, Node: e.cfg.Node})
-	runner, err := e.cfg.Backend.Start(info, script, f.Callbacks())
+	runner, err := e.cfg.Backend.Start(ctx, info, script, f.Callbacks())
 	if err != nil {
 		return nil, err
 	}
