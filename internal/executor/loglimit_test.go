@@ -108,8 +108,8 @@ type recordSizes struct {
 }
 
 func (r *recordSizes) Enabled(context.Context, slog.Level) bool { return true }
-func (r *recordSizes) WithAttrs([]slog.Attr) slog.Handler      { return r }
-func (r *recordSizes) WithGroup(string) slog.Handler           { return r }
+func (r *recordSizes) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *recordSizes) WithGroup(string) slog.Handler            { return r }
 func (r *recordSizes) Handle(_ context.Context, rec slog.Record) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
