@@ -47,6 +47,7 @@ type Tracker interface {
 // message to the Runner and replies with the result.
 type Function struct {
 	cfg        FunctionConfig
+	seq        uint64 // the executor's order of loads
 	runner     Runner
 	subs       []*nats.Subscription
 	logSubject string
