@@ -52,8 +52,9 @@ type Backend interface {
 	// Check compiles a bundle and runs its top level, so a deploy that
 	// cannot serve is refused with the reason.
 	Check(ctx context.Context, spec api.FunctionSpec, script []byte) error
-	// Start returns a Runner for one version of a function.
-	Start(info api.FunctionInfo, script []byte, cb Callbacks) (Runner, error)
+	// Start returns a Runner for one version of a function. It gives up
+	// when ctx ends (a worker that keeps failing to start).
+	Start(ctx context.Context, info api.FunctionInfo, script []byte, cb Callbacks) (Runner, error)
 }
 
 // Config configures an Executor.
@@ -69,51 +70,119 @@ type Config struct {
 	Node string
 }
 
-// Executor serves functions. Its methods are safe for concurrent use.
+// Executor serves functions. Its methods are safe for concurrent use. No
+// lock is held while a function starts, which can wait for a worker that
+// keeps dying: loads of other functions go on meanwhile.
 type Executor struct {
 	cfg Config
 
 	mu        sync.Mutex
 	closed    bool
 	functions map[string]*Function // by api.FunctionKey
+	seq       uint64               // of the last Load begun
+	loading   map[*loading]struct{}
+	loads     sync.WaitGroup // Loads in progress
+	stopping  sync.WaitGroup // versions replaced, stopping
 }
+
+// loading is a Load in progress.
+type loading struct {
+	key, namespace string
+	seq            uint64
+	cancel         context.CancelFunc
+	abandoned      bool // unloaded, or the executor closed, meanwhile
+}
+
+var (
+	// ErrUnloaded is returned by a Load that an Unload overtook.
+	ErrUnloaded = errors.New("natsfn: function unloaded while loading")
+	// ErrSuperseded is returned by a Load that finished after a later
+	// Load of the same function: the later version is served.
+	ErrSuperseded = errors.New("natsfn: a later version was loaded meanwhile")
+)
 
 // New returns an executor that serves nothing until Load.
 func New(cfg Config) *Executor {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{cfg: cfg, functions: map[string]*Function{}}
+	return &Executor{cfg: cfg, functions: map[string]*Function{}, loading: map[*loading]struct{}{}}
 }
 
 // Load starts serving a version of a function, replacing any version
 // already served: the new one subscribes before the old one unsubscribes,
 // so no message is lost across a redeploy, and once Load returns every
-// new message goes to the new version.
-func (e *Executor) Load(info api.FunctionInfo, script []byte) error {
+// new message goes to the new version. It gives up when ctx ends, or
+// when the function is unloaded or the executor closed meanwhile.
+func (e *Executor) Load(ctx context.Context, info api.FunctionInfo, script []byte) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	l := &loading{key: info.Spec.Key(), namespace: info.Spec.Namespace, cancel: cancel}
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.closed {
+		e.mu.Unlock()
 		return ErrClosed
 	}
-	f, err := e.start(info, script)
+	e.seq++
+	l.seq = e.seq
+	e.loading[l] = struct{}{}
+	e.loads.Add(1)
+	e.mu.Unlock()
+	defer e.loads.Done()
+
+	f, err := e.start(ctx, info, script)
+
+	e.mu.Lock()
+	delete(e.loading, l)
+	old := e.functions[l.key]
+	switch {
+	case e.closed:
+		err = ErrClosed
+	case l.abandoned:
+		err = ErrUnloaded
+	case err != nil:
+	case old != nil && old.seq > l.seq:
+		err = ErrSuperseded
+	default:
+		f.seq = l.seq
+		e.functions[l.key] = f
+		if old != nil {
+			e.stopping.Add(1)
+		}
+	}
+	e.mu.Unlock()
 	if err != nil {
+		if f != nil {
+			f.Stop()
+		}
 		return err
 	}
-	key := info.Spec.Key()
-	old := e.functions[key]
-	e.functions[key] = f
 	if old != nil {
 		old.Retire()
-		go old.Stop()
+		go func() {
+			defer e.stopping.Done()
+			old.Stop()
+		}()
 	}
 	return nil
 }
 
+// abandon gives up the loads in progress that match; e.mu is held.
+func (e *Executor) abandon(match func(*loading) bool) {
+	for l := range e.loading {
+		if match(l) {
+			l.abandoned = true
+			l.cancel()
+		}
+	}
+}
+
 // Unload stops serving a function once its queued messages are answered.
+// A load of it in progress gives up.
 func (e *Executor) Unload(namespace, name string) {
 	key := api.FunctionKey(namespace, name)
 	e.mu.Lock()
+	e.abandon(func(l *loading) bool { return l.key == key })
 	f := e.functions[key]
 	delete(e.functions, key)
 	e.mu.Unlock()
@@ -125,6 +194,7 @@ func (e *Executor) Unload(namespace, name string) {
 // UnloadNamespace stops serving every function of a namespace.
 func (e *Executor) UnloadNamespace(namespace string) {
 	e.mu.Lock()
+	e.abandon(func(l *loading) bool { return l.namespace == namespace })
 	var fs []*Function
 	for key, f := range e.functions {
 		if f.cfg.Info.Spec.Namespace == namespace {
@@ -138,11 +208,12 @@ func (e *Executor) UnloadNamespace(namespace string) {
 	}
 }
 
-// Close unloads every function, waiting for in-flight invocations. It is
-// safe to call more than once.
+// Close unloads every function, waiting for in-flight invocations; loads
+// in progress give up. It is safe to call more than once.
 func (e *Executor) Close() {
 	e.mu.Lock()
 	e.closed = true
+	e.abandon(func(*loading) bool { return true })
 	fs := e.functions
 	e.functions = map[string]*Function{}
 	e.mu.Unlock()
@@ -155,9 +226,11 @@ func (e *Executor) Close() {
 		}()
 	}
 	wg.Wait()
+	e.loads.Wait()
+	e.stopping.Wait()
 }
 
-func (e *Executor) start(info api.FunctionInfo, script []byte) (*Function, error) {
+func (e *Executor) start(ctx context.Context, info api.FunctionInfo, script []byte) (*Function, error) {
 	conn := e.cfg.Conn
 	if e.cfg.ConnFor != nil {
 		var err error
@@ -166,7 +239,7 @@ func (e *Executor) start(info api.FunctionInfo, script []byte) (*Function, error
 		}
 	}
 	f := NewFunction(FunctionConfig{Conn: conn, Info: info, Logger: e.cfg.Logger, Node: e.cfg.Node})
-	runner, err := e.cfg.Backend.Start(info, script, f.Callbacks())
+	runner, err := e.cfg.Backend.Start(ctx, info, script, f.Callbacks())
 	if err != nil {
 		return nil, err
 	}

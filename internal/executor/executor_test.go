@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"strconv"
 	"sync"
 	"testing"
@@ -20,7 +21,7 @@ func load(t *testing.T, e *Executor, name, src string, triggers ...string) {
 func loadSpec(t *testing.T, e *Executor, spec api.FunctionSpec, src string) {
 	t.Helper()
 	info := api.FunctionInfo{Spec: spec, BundleDigest: api.Digest([]byte(src))}
-	if err := e.Load(info, []byte(src)); err != nil {
+	if err := e.Load(context.Background(), info, []byte(src)); err != nil {
 		t.Fatal(err)
 	}
 }

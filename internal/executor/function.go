@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -16,11 +17,6 @@ import (
 	"github.com/natsfn/natsfn/internal/engine"
 	"github.com/natsfn/natsfn/internal/pool"
 )
-
-// messageBuffer is how many messages of one function NATS may hand over
-// before deliver takes them. deliver never blocks, so this only has to
-// cover a burst.
-const messageBuffer = 512
 
 // FunctionConfig configures the serving of one function version.
 type FunctionConfig struct {
@@ -51,13 +47,12 @@ type Tracker interface {
 // message to the Runner and replies with the result.
 type Function struct {
 	cfg        FunctionConfig
+	seq        uint64 // the executor's order of loads
 	runner     Runner
 	subs       []*nats.Subscription
-	msgs       chan *nats.Msg // every trigger's messages
-	quit       chan struct{}  // closed once the subscriptions are drained
-	delivering sync.WaitGroup
 	logSubject string
 	logger     *slog.Logger
+	logLimit   *logLimiter
 	retireOnce sync.Once
 	draining   []<-chan nats.SubStatus
 	stopOnce   sync.Once
@@ -74,6 +69,7 @@ func NewFunction(cfg FunctionConfig) *Function {
 		cfg:        cfg,
 		logSubject: api.LogSubject(spec.Namespace, spec.Name),
 		logger:     cfg.Logger.With("namespace", spec.Namespace, "function", spec.Name),
+		logLimit:   newLogLimiter(time.Now),
 	}
 }
 
@@ -90,14 +86,19 @@ func QueueGroup(namespace, name string) string { return "natsfn." + namespace + 
 // function. On error the function is stopped.
 func (f *Function) Serve(runner Runner) error {
 	f.runner = runner
-	f.msgs = make(chan *nats.Msg, messageBuffer)
-	f.quit = make(chan struct{})
-	f.delivering.Add(1)
-	go f.deliver()
 	spec := f.cfg.Info.Spec
 	queue := QueueGroup(spec.Namespace, spec.Name)
 	for _, t := range spec.Triggers {
-		sub, err := f.cfg.Conn.ChanQueueSubscribe(t, queue, f.msgs)
+		sub, err := f.cfg.Conn.QueueSubscribe(t, queue, f.receive)
+		if err == nil {
+			// NATS drops a subscription's messages without a word once
+			// this many wait for the callback; receive never blocks and
+			// answers every message at once (the runner's queue, else
+			// 429), so a backlog is only a burst that arrived faster
+			// than that, and any limit would leave callers of the burst
+			// without a reply.
+			err = sub.SetPendingLimits(-1, -1)
+		}
 		if err != nil {
 			f.Stop()
 			return fmt.Errorf("subscribe %q: %w", t, err)
@@ -111,33 +112,14 @@ func (f *Function) Serve(runner Runner) error {
 	return nil
 }
 
-// deliver hands messages to the runner: everything that has arrived, then
-// one Flush, so a burst travels to a worker in one write.
-func (f *Function) deliver() {
-	defer f.delivering.Done()
-	for {
-		select {
-		case msg := <-f.msgs:
-			f.handle(msg)
-			f.handlePending()
-			f.runner.Flush()
-		case <-f.quit:
-			f.handlePending()
-			f.runner.Flush()
-			return
-		}
-	}
-}
-
-// handlePending handles the messages already in the channel.
-func (f *Function) handlePending() {
-	for {
-		select {
-		case msg := <-f.msgs:
-			f.handle(msg)
-		default:
-			return
-		}
+// receive is the subscriptions' callback. After the last message that has
+// arrived it flushes the runner, so a burst travels to a worker in one
+// write.
+func (f *Function) receive(msg *nats.Msg) {
+	f.handle(msg)
+	// The message being handled still counts as pending.
+	if n, _, err := msg.Sub.Pending(); err != nil || n <= 1 {
+		f.runner.Flush()
 	}
 }
 
@@ -179,10 +161,23 @@ func (f *Function) done(job *pool.Job, res engine.Result) {
 	if job.Reply == "" {
 		return
 	}
-	if err := f.cfg.Conn.Publish(job.Reply, res.Body); err != nil {
+	// NATS refuses to publish past max_payload; checked here so that the
+	// caller hears why instead of timing out.
+	err := errTooLarge
+	if max := f.cfg.Conn.MaxPayload(); max <= 0 || int64(len(res.Body)) <= max {
+		err = f.cfg.Conn.Publish(job.Reply, res.Body)
+	}
+	switch {
+	case errors.Is(err, errTooLarge), errors.Is(err, nats.ErrMaxPayload):
+		f.log("error", fmt.Sprintf("invocation on %s failed: its reply of %d bytes is larger than the server's max_payload (%d)",
+			job.Subject, len(res.Body), f.cfg.Conn.MaxPayload()))
+		f.replyError(job.Reply, api.Errorf(api.CodeTooLarge, "reply larger than the server's max_payload"))
+	case err != nil:
 		f.logger.Warn("reply failed", "err", err)
 	}
 }
+
+var errTooLarge = errors.New("reply too large")
 
 // MayReplyTo says whether a function may reply on subject. NATS's own
 // services ($JS.API, $KV, $O, $SYS, ...) and natsfn's ($NATSFN) all live on
@@ -218,8 +213,20 @@ func (f *Function) replyError(reply string, e *api.Error) {
 }
 
 // log writes a line to the node's log and publishes it on the function's
-// log subject, where `natsfn logs` reads it.
+// log subject, where `natsfn logs` reads it, within the limits of size and
+// rate (MaxLogLine, LogRate).
 func (f *Function) log(level, line string) {
+	ok, dropped := f.logLimit.take()
+	if !ok {
+		return
+	}
+	if dropped > 0 {
+		f.emit("warn", droppedNotice(dropped))
+	}
+	f.emit(level, clipLine(line))
+}
+
+func (f *Function) emit(level, line string) {
 	if f.cfg.Log != nil {
 		f.cfg.Log(level, line)
 		return
@@ -274,8 +281,8 @@ func (f *Function) Retire() {
 }
 
 // Stop retires the function, waits until the subscriptions have handed
-// over every message the server sent, stops deliver once it has passed
-// on the rest, then lets the runner answer what is queued.
+// every message the server sent to the runner, then lets the runner answer
+// what is queued.
 func (f *Function) Stop() {
 	f.stopOnce.Do(func() {
 		f.Retire()
@@ -288,12 +295,11 @@ func (f *Function) Stop() {
 				f.logger.Warn("subscription did not drain in time")
 			}
 		}
-		if f.quit != nil {
-			close(f.quit)
-			f.delivering.Wait()
-		}
 		if f.runner != nil {
 			f.runner.Close()
+		}
+		if n := f.logLimit.takeDropped(); n > 0 {
+			f.emit("warn", droppedNotice(n))
 		}
 	})
 }

@@ -40,7 +40,7 @@ func (l *Local) Check(ctx context.Context, spec api.FunctionSpec, script []byte)
 }
 
 // Start compiles (or takes the checked program) and returns a pool.
-func (l *Local) Start(info api.FunctionInfo, script []byte, cb Callbacks) (Runner, error) {
+func (l *Local) Start(ctx context.Context, info api.FunctionInfo, script []byte, cb Callbacks) (Runner, error) {
 	prog := l.programs.Take(info.BundleDigest)
 	if prog == nil {
 		var err error

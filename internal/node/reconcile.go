@@ -47,7 +47,7 @@ func (n *Node) apply(ctx context.Context, info *api.FunctionInfo) {
 		}
 		return
 	}
-	if err := n.exec.Load(*info, bundle); err != nil {
+	if err := n.exec.Load(ctx, *info, bundle); err != nil {
 		n.log.Error("cannot load function", "function", key, "err", err)
 		return
 	}

@@ -43,6 +43,14 @@ func (c *callContext) Done() <-chan struct{}       { return c.get().Done() }
 func (c *callContext) Err() error                  { return c.get().Err() }
 func (c *callContext) Value(key any) any           { return nil }
 
+// AfterFunc makes contexts derived from this one (context.WithTimeout in a
+// host service) register with it, rather than each starting a goroutine
+// that waits on Done, as the context package does for a parent of a type
+// it does not know.
+func (c *callContext) AfterFunc(f func()) (stop func() bool) {
+	return context.AfterFunc(c.get(), f)
+}
+
 // end cancels the context: the invocation is over.
 func (c *callContext) end() {
 	c.mu.Lock()

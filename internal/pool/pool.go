@@ -6,7 +6,9 @@
 package pool
 
 import (
+	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,8 +82,12 @@ type Pool struct {
 	closeOnce sync.Once
 
 	workers atomic.Int32
-	idle    atomic.Int32
-	wg      sync.WaitGroup
+	// idle counts the workers waiting for a job that no queued job has
+	// claimed yet: each job Submit queues claims one, or starts a worker
+	// for itself, so a burst gets as many isolates as it has jobs (up to
+	// Concurrency) rather than the one worker that happened to be idle.
+	idle atomic.Int32
+	wg   sync.WaitGroup
 }
 
 // New returns a pool with no isolates yet.
@@ -117,13 +123,21 @@ func (p *Pool) Submit(job *Job) bool {
 	default:
 		return false
 	}
-	if p.idle.Load() == 0 {
-		p.spawn()
+	for {
+		n := p.idle.Load()
+		if n <= 0 {
+			p.spawn()
+			return true
+		}
+		if p.idle.CompareAndSwap(n, n-1) {
+			return true
+		}
 	}
-	return true
 }
 
-// spawn starts a worker unless Concurrency are running.
+// spawn starts a worker, claimed by the job that asked for it, unless
+// Concurrency are running. (Once they are, workers never end before
+// Close, so the claims of jobs that found none idle no longer matter.)
 func (p *Pool) spawn() {
 	for {
 		n := p.workers.Load()
@@ -156,6 +170,7 @@ func (p *Pool) work() {
 	defer idle.Stop()
 	armed := true
 	var lastUsed time.Time
+	ran := false // a job, since the worker last counted itself idle
 	for {
 		// An eviction comes first: a job waiting as well would otherwise
 		// run on the isolate the budget already counted as gone.
@@ -165,14 +180,17 @@ func (p *Pool) work() {
 		default:
 		}
 		held.idle(lastUsed.UnixNano())
-		p.idle.Add(1)
+		if ran {
+			p.idle.Add(1)
+			ran = false
+		}
 		select {
 		case job, ok := <-p.jobs:
-			p.idle.Add(-1)
 			held.working()
 			if !ok {
 				return
 			}
+			ran = true
 			if iso == nil {
 				held.acquire()
 			}
@@ -185,10 +203,8 @@ func (p *Pool) work() {
 				armed = true
 			}
 		case <-held.evicted():
-			p.idle.Add(-1)
 			drop()
 		case <-idle.C:
-			p.idle.Add(-1)
 			armed = false
 			if iso == nil {
 				continue
@@ -203,26 +219,64 @@ func (p *Pool) work() {
 	}
 }
 
+// testHookInvoke, when set, runs before each invocation (tests only).
+var testHookInvoke func(job *Job)
+
 // run runs one job on iso, starting an isolate if needed, and returns the
 // isolate to keep (nil when it had to be dropped) and when it started.
-func (p *Pool) run(iso *engine.Isolate, job *Job) (*engine.Isolate, time.Time) {
+// A panic ends the isolate, not the process: the job is answered with 500
+// (unless it already was) and the worker goes on with a fresh isolate.
+func (p *Pool) run(iso *engine.Isolate, job *Job) (kept *engine.Isolate, started time.Time) {
 	now := time.Now()
+	answered := false
+	var ctx *callContext
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if ctx != nil {
+			ctx.end()
+		}
+		if !answered {
+			p.cfg.Done(job, engine.Result{Err: api.Errorf(api.CodeInternal, "function failed"),
+				Detail: fmt.Sprintf("natsfn panicked running it: %v\n%s", r, debug.Stack())})
+		}
+		if iso != nil {
+			disposeAfterPanic(iso)
+		}
+		kept, started = nil, now
+	}()
 	if iso == nil {
 		var err error
 		if iso, err = engine.NewIsolate(p.cfg.Program, p.cfg.Isolate); err != nil {
+			answered = true
 			p.cfg.Done(job, engine.Result{Err: api.Errorf(api.CodeInternal, "function failed to start"), Detail: err.Error()})
 			return nil, now
 		}
 	}
-	ctx := &callContext{deadline: now.Add(p.cfg.Timeout)}
+	ctx = &callContext{deadline: now.Add(p.cfg.Timeout)}
+	if testHookInvoke != nil {
+		testHookInvoke(job)
+	}
 	res := iso.Invoke(ctx, &engine.Invocation{Subject: job.Subject, Reply: job.Reply, Headers: job.Headers, HeadersJSON: job.HeadersJSON, Payload: job.Payload})
 	ctx.end()
+	// A panic in Done must not answer the job twice.
+	answered = true
 	p.cfg.Done(job, res)
 	if iso.Broken() {
 		iso.Dispose()
 		return nil, now
 	}
 	return iso, now
+}
+
+// disposeAfterPanic disposes of an isolate whose invocation panicked; a
+// second panic leaves it to the garbage collector rather than ending the
+// worker.
+func disposeAfterPanic(iso *engine.Isolate) {
+	defer func() { recover() }()
+	iso.Dispose()
 }
 
 // Close stops taking jobs, lets the workers finish what is queued, and

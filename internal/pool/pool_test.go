@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -90,5 +91,44 @@ func TestStartFailureAnswers(t *testing.T) {
 	p.Submit(&Job{})
 	if res := <-results; res.Err == nil || res.Err.Code != 500 {
 		t.Fatalf("got %+v", res)
+	}
+}
+
+// A panic while running a job ends that job's isolate, not the process:
+// the job is answered with 500 and the pool goes on with a fresh isolate.
+func TestPanicEndsOnlyTheIsolate(t *testing.T) {
+	testHookInvoke = func(job *Job) {
+		if job.Subject == "panic" {
+			panic("test panic")
+		}
+	}
+	t.Cleanup(func() { testHookInvoke = nil })
+	results := make(chan engine.Result, 1)
+	p := New(Config{
+		Program:     program(t, `let n = 0; (() => String(++n))`),
+		Concurrency: 1,
+		Done:        func(job *Job, res engine.Result) { results <- res },
+	})
+	defer p.Close()
+	call := func(subject string) engine.Result {
+		t.Helper()
+		if !p.Submit(&Job{Subject: subject}) {
+			t.Fatal("refused")
+		}
+		return <-results
+	}
+	if res := call("ok"); string(res.Body) != "1" {
+		t.Fatalf("first call: %+v", res)
+	}
+	if res := call("ok"); string(res.Body) != "2" {
+		t.Fatalf("warm call: %+v", res)
+	}
+	res := call("panic")
+	if res.Err == nil || res.Err.Code != 500 || !strings.Contains(res.Detail, "test panic") {
+		t.Fatalf("panicking call: %+v", res)
+	}
+	// The module state starts over: the isolate was replaced.
+	if res := call("ok"); string(res.Body) != "1" {
+		t.Fatalf("after the panic: %+v", res)
 	}
 }

@@ -147,7 +147,7 @@ func (b *Backend) Check(ctx context.Context, spec api.FunctionSpec, script []byt
 }
 
 // Start loads a function version into its namespace's worker.
-func (b *Backend) Start(info api.FunctionInfo, script []byte, cb executor.Callbacks) (executor.Runner, error) {
+func (b *Backend) Start(ctx context.Context, info api.FunctionInfo, script []byte, cb executor.Callbacks) (executor.Runner, error) {
 	w, err := b.worker(info.Spec.Namespace)
 	if err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ func (b *Backend) Start(info api.FunctionInfo, script []byte, cb executor.Callba
 	w.mu.Lock()
 	w.functions[fn.id] = fn
 	w.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	res, err := w.request(ctx, frameLoad, fn.id, infoJSON, script)
 	if err == nil && res.str(0) != "" {

@@ -104,7 +104,7 @@ func (h *harness) load(t *testing.T, ns, name, src string, triggers ...string) {
 	if err := h.backend.Check(context.Background(), spec, []byte(src)); err != nil {
 		t.Fatalf("check: %v", err)
 	}
-	if err := h.exec.Load(api.FunctionInfo{Spec: spec, BundleDigest: api.Digest([]byte(src))}, []byte(src)); err != nil {
+	if err := h.exec.Load(context.Background(), api.FunctionInfo{Spec: spec, BundleDigest: api.Digest([]byte(src))}, []byte(src)); err != nil {
 		t.Fatal(err)
 	}
 }
