@@ -9,9 +9,18 @@ import (
 	"github.com/natsfn/natsfn/internal/store"
 )
 
+// loadsPerNamespace bounds the loads running at once in one namespace: a
+// namespace whose worker cannot start holds up its own loads, never
+// another namespace's.
+const loadsPerNamespace = 4
+
 // reconcile makes the executor serve what the desired state says, for as
 // long as ctx lives. It reports on ready once every function deployed
 // before it started is served (or has failed to load).
+//
+// Each function's changes are applied in order, the newest replacing any
+// not yet begun; different functions are applied at once, so one slow load
+// (a worker that keeps crashing) delays nobody else's deploy.
 func (n *Node) reconcile(ctx context.Context, ready chan<- error) {
 	w, err := n.store.Watch(ctx)
 	if err != nil {
@@ -19,19 +28,95 @@ func (n *Node) reconcile(ctx context.Context, ready chan<- error) {
 		return
 	}
 	defer w.Stop()
+	a := newAppliers(ctx, func(ev store.Event) {
+		if ev.Kind == store.EventDelete {
+			key := api.FunctionKey(ev.Namespace, ev.Name)
+			n.exec.Unload(ev.Namespace, ev.Name)
+			n.loaded.set(key, ev.Revision)
+			n.log.Info("removed function", "function", key)
+			return
+		}
+		n.apply(ctx, ev.Info)
+	})
+	defer a.wg.Wait()
 	for ev := range w.Events() {
 		switch {
 		case ev.Kind == store.EventReady:
+			a.wg.Wait() // what was deployed before the start is applied
 			ready <- nil
 		case ev.Err != nil:
 			n.log.Error("unreadable desired state", "function", api.FunctionKey(ev.Namespace, ev.Name), "err", ev.Err)
-		case ev.Kind == store.EventDelete:
-			n.exec.Unload(ev.Namespace, ev.Name)
-			n.loaded.set(api.FunctionKey(ev.Namespace, ev.Name), ev.Revision)
-			n.log.Info("removed function", "function", api.FunctionKey(ev.Namespace, ev.Name))
-		case ev.Kind == store.EventPut:
-			n.apply(ctx, ev.Info)
+		default:
+			a.enqueue(ev)
 		}
+	}
+}
+
+// appliers apply each function's desired state on a goroutine of its own.
+type appliers struct {
+	ctx   context.Context
+	apply func(store.Event)
+	wg    sync.WaitGroup
+
+	mu      sync.Mutex
+	pending map[string]*applyQueue   // by function key
+	slots   map[string]chan struct{} // by namespace
+}
+
+// applyQueue is one function's change not yet applied; running says a
+// goroutine is applying its changes.
+type applyQueue struct {
+	next    *store.Event
+	running bool
+}
+
+func newAppliers(ctx context.Context, apply func(store.Event)) *appliers {
+	return &appliers{ctx: ctx, apply: apply, pending: map[string]*applyQueue{}, slots: map[string]chan struct{}{}}
+}
+
+func (a *appliers) enqueue(ev store.Event) {
+	key := api.FunctionKey(ev.Namespace, ev.Name)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	q := a.pending[key]
+	if q == nil {
+		q = &applyQueue{}
+		a.pending[key] = q
+	}
+	q.next = &ev // only the newest desired state matters
+	if !q.running {
+		q.running = true
+		a.wg.Add(1)
+		go a.drain(key, q)
+	}
+}
+
+func (a *appliers) drain(key string, q *applyQueue) {
+	defer a.wg.Done()
+	for {
+		a.mu.Lock()
+		ev := q.next
+		q.next = nil
+		if ev == nil {
+			q.running = false
+			delete(a.pending, key)
+			a.mu.Unlock()
+			return
+		}
+		slot := a.slots[ev.Namespace]
+		if slot == nil {
+			slot = make(chan struct{}, loadsPerNamespace)
+			a.slots[ev.Namespace] = slot
+		}
+		a.mu.Unlock()
+
+		select {
+		case slot <- struct{}{}:
+		case <-a.ctx.Done():
+			return
+		}
+		a.apply(*ev)
+		<-slot
 	}
 }
 

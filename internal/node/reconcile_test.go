@@ -1,0 +1,59 @@
+package node
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/natsfn/natsfn/internal/store"
+)
+
+// A load that does not end (a namespace whose worker cannot start) holds
+// up its own function's later changes and, past loadsPerNamespace, its
+// namespace's other loads; never another namespace's.
+func TestAppliersIsolateSlowLoads(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	applied := map[string][]uint64{}
+	done := make(chan string, 100)
+	a := newAppliers(ctx, func(ev store.Event) {
+		if ev.Namespace == "stuck" {
+			<-release
+		}
+		mu.Lock()
+		applied[ev.Name] = append(applied[ev.Name], ev.Revision)
+		mu.Unlock()
+		done <- ev.Namespace + "/" + ev.Name
+	})
+	put := func(ns, name string, rev uint64) {
+		a.enqueue(store.Event{Kind: store.EventPut, Namespace: ns, Name: name, Revision: rev})
+	}
+	// Every slot of namespace stuck is taken, and one more waits.
+	for i := range loadsPerNamespace + 1 {
+		put("stuck", string(rune('a'+i)), 1)
+	}
+	// Another namespace goes ahead.
+	put("other", "f", 1)
+	select {
+	case got := <-done:
+		if got != "other/f" {
+			t.Fatalf("first applied: %s", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a stuck namespace held up another")
+	}
+	// Changes to one function while its load runs: only the newest follows.
+	put("stuck", "a", 2)
+	put("stuck", "a", 3)
+	close(release)
+	for range loadsPerNamespace + 1 + 1 {
+		<-done
+	}
+	a.wg.Wait()
+	if got := applied["a"]; len(got) != 2 || got[0] != 1 || got[1] != 3 {
+		t.Errorf("function a applied revisions %v, want [1 3]", got)
+	}
+}
