@@ -94,7 +94,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(out, "%s\ntry: natsfn invoke %s 'hello'%s\nwatching %s for changes; Ctrl-C stops\n",
-		deploySummary(info), exampleSubject(spec.Triggers[0]), serverFlag(n.ClientURL()), filepath.Dir(file))
+		deploySummary(info), exampleSubject(spec.Triggers[0]), serverFlag(redactURL(n.ClientURL())), filepath.Dir(file))
 
 	d := &devLoop{e: e, c: c, spec: spec, file: file, digest: b.Digest, out: out, errOut: errOut}
 	ctx, stop := context.WithCancel(ctx)

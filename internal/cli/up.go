@@ -138,7 +138,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 			credsFlag = " --creds " + path
 		}
 	}
-	fmt.Fprintf(e.stdout, "natsfn is up on %s; next, try: natsfn deploy hello.js --trigger hello%s%s\n", n.ClientURL(), serverFlag(n.ClientURL()), credsFlag)
+	fmt.Fprintf(e.stdout, "natsfn is up on %s; next, try: natsfn deploy hello.js --trigger hello%s%s\n", redactURL(n.ClientURL()), serverFlag(redactURL(n.ClientURL())), credsFlag)
 	<-ctx.Done()
 	return n.Close()
 }
