@@ -34,6 +34,8 @@ type nodeFlags struct {
 	sandbox      string
 	workerMemory string
 	maxIsolates  int
+	maxWorkers   int
+	workerBudget string
 	services     string
 	disable      listFlag
 	httpAllow    listFlag
@@ -46,6 +48,8 @@ func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
 	fs.StringVar(&f.sandbox, "sandbox", "auto", "how functions are isolated: `auto|process|none`")
 	fs.StringVar(&f.workerMemory, "worker-memory", "2GiB", "the memory `LIMIT` of each namespace's worker process (its cgroup)")
 	fs.IntVar(&f.maxIsolates, "max-isolates", 0, "at most `N` isolates alive at once per namespace (in process: in all); the longest idle go first (default: one per 4 MiB of --worker-memory)")
+	fs.IntVar(&f.maxWorkers, "max-workers", 0, "at most `N` namespaces' workers alive at once (default 64)")
+	fs.StringVar(&f.workerBudget, "worker-budget", "", "the `SIZE` the workers' memory limits may add up to (default: twice the machine's memory)")
 	fs.StringVar(&f.services, "services", "", "a JSON `FILE` with every function's host-service limits (docs/host-services.md)")
 	fs.Var(&f.disable, "disable", "turn a host `SERVICE` (http, kv, objectStore, messaging) off for every function; repeatable")
 	fs.Var(&f.httpAllow, "http-allow", "a `HOST|CIDR` every function may reach over HTTP although the egress policy refuses it; repeatable")
@@ -65,6 +69,15 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 	}
 	if f.maxIsolates < 0 {
 		return node.Config{}, usageErrorf("--max-isolates %d: want a positive number", f.maxIsolates)
+	}
+	if f.maxWorkers < 0 {
+		return node.Config{}, usageErrorf("--max-workers %d: want a positive number", f.maxWorkers)
+	}
+	var workerBudget int64
+	if f.workerBudget != "" {
+		if workerBudget, err = parseBytes(f.workerBudget); err != nil || workerBudget < workerMemory {
+			return node.Config{}, usageErrorf("--worker-budget %q: want a size of at least --worker-memory, such as 16GiB", f.workerBudget)
+		}
 	}
 	var services node.ServicesFile
 	var servicesCfg node.Services
@@ -101,7 +114,10 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 		// A worker runs many isolates: its limit is its namespace's budget.
 		WorkerMemory: workerMemory,
 		MaxIsolates:  f.maxIsolates,
-		Services:     servicesCfg,
+		MaxWorkers:   f.maxWorkers,
+		// A zero budget is the node's default.
+		WorkerMemoryBudget: workerBudget,
+		Services:           servicesCfg,
 	}, nil
 }
 

@@ -44,20 +44,32 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 		opts := worker.ServeOptions{IdleTimeout: cfg.IdleTimeout, MaxIsolates: cfg.MaxIsolates}
 		spawn := worker.SandboxSpawn(path, opts, worker.Limits{MemoryBytes: cfg.WorkerMemory, Pids: cfg.WorkerPids},
 			cfg.Logger.With("subsystem", "worker"))
+		// A deploy's check runs in a process of its own, with less memory.
+		spawnCheck := worker.SandboxSpawn(path, opts, worker.Limits{MemoryBytes: cfg.CheckMemory, Pids: cfg.WorkerPids, Cgroup: "check-"},
+			cfg.Logger.With("subsystem", "check"))
 		if err := sandbox.Check(); err != nil {
 			if cfg.Sandbox == "process" {
 				return nil, fmt.Errorf("natsfn: --sandbox process is not available here: %v", err)
 			}
 			n.log.Warn("SANDBOX UNAVAILABLE: workers run as plain processes, without namespaces, seccomp or cgroup limits", "reason", err.Error())
 			spawn = worker.PlainSpawn(path, opts, cfg.Logger.With("subsystem", "worker"))
+			spawnCheck = worker.PlainSpawn(path, opts, cfg.Logger.With("subsystem", "check"))
 		} else {
 			n.log.Info("functions run in sandboxed worker processes, one per namespace",
 				"memory_limit", cfg.WorkerMemory, "pids_limit", cfg.WorkerPids)
 		}
 		wcfg := worker.Config{
-			Spawn:  spawn,
-			Hosts:  n.hosts,
-			Logger: cfg.Logger.With("subsystem", "worker"),
+			Spawn:        spawn,
+			SpawnCheck:   spawnCheck,
+			Hosts:        n.hosts,
+			Logger:       cfg.Logger.With("subsystem", "worker"),
+			MaxWorkers:   cfg.MaxWorkers,
+			MemoryBudget: cfg.WorkerMemoryBudget,
+			WorkerMemory: cfg.WorkerMemory,
+			CheckMemory:  cfg.CheckMemory,
+			IdleWorker:   cfg.WorkerIdle,
+			MaxHostCalls: cfg.MaxHostCalls,
+			HostBytes:    cfg.HostCallBytes,
 		}
 		// Each worker gets a NATS connection of its own, scoped to its
 		// namespace, so calls skip the node; a namespace without an

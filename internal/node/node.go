@@ -21,6 +21,7 @@ import (
 	"github.com/natsfn/natsfn/internal/executor"
 	"github.com/natsfn/natsfn/internal/natsserver"
 	"github.com/natsfn/natsfn/internal/store"
+	"github.com/natsfn/natsfn/internal/worker"
 )
 
 // Config configures a node. The zero value (plus a DataDir) runs an
@@ -58,12 +59,34 @@ type Config struct {
 	Services Services
 	// IdleTimeout disposes isolates unused this long; 0 means a minute.
 	IdleTimeout time.Duration
+
+	// MaxWorkers caps the namespaces' workers alive at once; 0 means
+	// DefaultMaxWorkers.
+	MaxWorkers int
+	// WorkerMemoryBudget bounds the memory limits of the worker and check
+	// processes alive at once, added up; 0 means twice the machine's memory,
+	// and at least one WorkerMemory.
+	WorkerMemoryBudget int64
+	// CheckMemory limits the process that runs a bundle's top level before
+	// a deploy; 0 means DefaultCheckMemory, and never more than WorkerMemory.
+	CheckMemory int64
+	// WorkerIdle is how long a namespace's worker lives on once nothing is
+	// deployed in it; 0 means 5 seconds.
+	WorkerIdle time.Duration
+	// MaxHostCalls bounds one namespace's host-service calls in flight in
+	// the node, and HostCallBytes the bytes they carry; more wait for
+	// their turn, within their function's timeout. 0 means 128 calls and
+	// 64 MiB.
+	MaxHostCalls  int
+	HostCallBytes int64
 }
 
 // Defaults of the per-namespace worker limits.
 const (
 	DefaultWorkerMemory = 2 << 30
 	DefaultWorkerPids   = 512
+	DefaultMaxWorkers   = 64
+	DefaultCheckMemory  = 512 << 20
 )
 
 // isolateBudgetBytes is what the default isolate budget allows for each
@@ -110,6 +133,18 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.MaxIsolates == 0 {
 		cfg.MaxIsolates = int(max(16, cfg.WorkerMemory/isolateBudgetBytes))
+	}
+	if cfg.MaxWorkers == 0 {
+		cfg.MaxWorkers = DefaultMaxWorkers
+	}
+	if cfg.CheckMemory == 0 {
+		cfg.CheckMemory = DefaultCheckMemory
+	}
+	cfg.CheckMemory = min(cfg.CheckMemory, cfg.WorkerMemory)
+	if cfg.WorkerMemoryBudget == 0 {
+		// Limits are ceilings, and most workers stay far below theirs:
+		// the budget overcommits twice, and the cgroups stay the hard limit.
+		cfg.WorkerMemoryBudget = max(worker.TotalMemory()*2, cfg.WorkerMemory)
 	}
 	if err := cfg.Services.Config.Validate(); err != nil {
 		return nil, err

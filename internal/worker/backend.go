@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -28,8 +29,16 @@ import (
 // Process is a started worker process.
 type Process interface {
 	// Wait waits for the process to end and says how it ended.
-	Wait() (string, error)
+	Wait() Exit
 	Kill()
+	Pid() int
+}
+
+// Exit is how a worker process ended.
+type Exit struct {
+	How string // e.g. "exited with status 1", "killed by SIGKILL"
+	// OutOfMemory: its cgroup's memory limit killed it.
+	OutOfMemory bool
 }
 
 // SpawnFunc starts the worker process of a namespace with files as its
@@ -40,6 +49,10 @@ type SpawnFunc func(namespace string, files []*os.File) (Process, error)
 type Config struct {
 	// Spawn starts worker processes (sandboxed or not: the caller decides).
 	Spawn SpawnFunc
+	// SpawnCheck starts the short-lived process that runs a bundle's top
+	// level before a deploy, in a cgroup of its own with a smaller memory
+	// limit; nil means Spawn.
+	SpawnCheck SpawnFunc
 	// Hosts makes each function's host services, run in the node on the
 	// worker's behalf.
 	Hosts  executor.HostFactory
@@ -49,7 +62,38 @@ type Config struct {
 	MaxInFlight int
 	// Direct, when set, gives each worker its own NATS connection.
 	Direct *Direct
+
+	// MaxWorkers caps the namespace workers alive at once; 0: no cap.
+	MaxWorkers int
+	// MemoryBudget bounds the memory limits of the processes alive at once,
+	// added up: WorkerMemory for each namespace's worker, CheckMemory for
+	// each check. 0: no bound.
+	MemoryBudget              int64
+	WorkerMemory, CheckMemory int64
+	// IdleWorker is how long a namespace's worker lives on with nothing
+	// loaded; 0 means DefaultIdleWorker.
+	IdleWorker time.Duration
+	// CheckTimeout bounds a check's process, whatever the function's
+	// timeout; 0 means DefaultCheckTimeout.
+	CheckTimeout time.Duration
+	// ChecksPerNamespace bounds a namespace's checks at once; more wait
+	// for their turn. 0 means DefaultChecksPerNamespace.
+	ChecksPerNamespace int
+	// MaxHostCalls bounds a worker's host calls in flight in the node; 0
+	// means DefaultMaxHostCalls. HostBytes bounds the bytes they carry (a
+	// call larger than that runs alone); 0 means DefaultHostBytes.
+	MaxHostCalls int
+	HostBytes    int64
 }
+
+// Defaults of Config.
+const (
+	DefaultIdleWorker         = 5 * time.Second
+	DefaultCheckTimeout       = time.Minute
+	DefaultChecksPerNamespace = 2
+	DefaultMaxHostCalls       = 128
+	DefaultHostBytes          = 64 << 20
+)
 
 // Direct makes workers take their calls from NATS themselves: triggers and
 // replies skip the node, which only loads functions, runs host services
@@ -82,15 +126,21 @@ type Conn struct {
 }
 
 // Backend runs each namespace's functions in its own worker process,
-// started on first use and restarted when it dies.
+// started with the namespace's first function, restarted when it dies and
+// stopped once the namespace has nothing loaded.
 type Backend struct {
 	cfg Config
 
 	mu      sync.Mutex
 	closed  bool
-	workers map[string]*workerConn
+	workers map[string]*workerConn // the live ones, by namespace
+	running int                    // namespace workers whose supervise has not ended
+	memory  int64                  // the memory limits of the workers and checks alive, added up
+	checks  map[string]*checkSlots
+	probes  map[Process]bool // the check processes alive, killed by Close
 	nextID  atomic.Uint64
-	wg      sync.WaitGroup // the supervise goroutines
+	procs   atomic.Int32   // processes started and not yet reaped
+	wg      sync.WaitGroup // supervise, check and host-call goroutines
 }
 
 // NewBackend returns a Backend that starts no process until needed.
@@ -101,10 +151,78 @@ func NewBackend(cfg Config) *Backend {
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = 1024
 	}
-	return &Backend{cfg: cfg, workers: map[string]*workerConn{}}
+	if cfg.SpawnCheck == nil {
+		cfg.SpawnCheck = cfg.Spawn
+	}
+	if cfg.IdleWorker == 0 {
+		cfg.IdleWorker = DefaultIdleWorker
+	}
+	if cfg.CheckTimeout == 0 {
+		cfg.CheckTimeout = DefaultCheckTimeout
+	}
+	if cfg.ChecksPerNamespace == 0 {
+		cfg.ChecksPerNamespace = DefaultChecksPerNamespace
+	}
+	if cfg.MaxHostCalls == 0 {
+		cfg.MaxHostCalls = DefaultMaxHostCalls
+	}
+	if cfg.HostBytes == 0 {
+		cfg.HostBytes = DefaultHostBytes
+	}
+	return &Backend{cfg: cfg, workers: map[string]*workerConn{}, checks: map[string]*checkSlots{}, probes: map[Process]bool{}}
 }
 
-func (b *Backend) worker(namespace string) (*workerConn, error) {
+// Processes is the number of worker and check processes alive.
+func (b *Backend) Processes() int { return int(b.procs.Load()) }
+
+// Workers is the number of namespaces' workers, those still stopping
+// included: what MaxWorkers and the memory budget count.
+func (b *Backend) Workers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.running
+}
+
+// Usage is what a namespace's worker holds in the node.
+type Usage struct {
+	HostCalls     int   // host calls in flight
+	HostBytes     int64 // the bytes of their frames
+	PeakHostBytes int64 // the most bytes in flight at once, in this worker's life
+}
+
+// Usage reports what a namespace's worker holds in the node now.
+func (b *Backend) Usage(namespace string) Usage {
+	b.mu.Lock()
+	w := b.workers[namespace]
+	b.mu.Unlock()
+	if w == nil {
+		return Usage{}
+	}
+	w.mu.Lock()
+	gate := w.gate
+	w.mu.Unlock()
+	if gate == nil {
+		return Usage{}
+	}
+	calls, bytes, peak := gate.usage()
+	return Usage{HostCalls: calls, HostBytes: bytes, PeakHostBytes: peak}
+}
+
+// errNoRoom refuses what would take the node past its worker limits.
+func (b *Backend) errNoRoom(what string) error {
+	return api.Errorf(api.CodeUnavailable, "this node has no room for %s (workers: %d of %d; memory limits: %d of %d MiB)",
+		what, b.running, b.cfg.MaxWorkers, b.memory>>20, b.cfg.MemoryBudget>>20)
+}
+
+// roomForWorker says whether a new namespace worker fits; b.mu is held.
+func (b *Backend) roomForWorker() bool {
+	return (b.cfg.MaxWorkers == 0 || b.running < b.cfg.MaxWorkers) &&
+		(b.cfg.MemoryBudget == 0 || b.memory+b.cfg.WorkerMemory <= b.cfg.MemoryBudget)
+}
+
+// acquire returns the namespace's worker, started if there is none, and
+// counts one more user of it: a function loaded or being loaded.
+func (b *Backend) acquire(namespace string) (*workerConn, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -112,82 +230,152 @@ func (b *Backend) worker(namespace string) (*workerConn, error) {
 	}
 	w := b.workers[namespace]
 	if w == nil {
+		if !b.roomForWorker() {
+			return nil, b.errNoRoom("another namespace's worker")
+		}
+		b.running++
+		b.memory += b.cfg.WorkerMemory
 		w = &workerConn{b: b, namespace: namespace, functions: map[uint64]*remoteFunction{},
 			log: b.cfg.Logger.With("namespace", namespace), quit: make(chan struct{})}
 		w.direct = b.cfg.Direct != nil && (b.cfg.Direct.Serves == nil || b.cfg.Direct.Serves(namespace))
-		b.workers[namespace] = w
 		w.cond = sync.NewCond(&w.mu)
+		b.workers[namespace] = w
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
 			w.supervise()
+			b.mu.Lock()
+			b.running--
+			b.memory -= b.cfg.WorkerMemory
+			b.mu.Unlock()
 		}()
+	}
+	w.users++
+	if w.idle != nil {
+		w.idle.Stop()
+		w.idle = nil
 	}
 	return w, nil
 }
 
-// Check runs the bundle's top level in the namespace's worker.
-func (b *Backend) Check(ctx context.Context, spec api.FunctionSpec, script []byte) error {
-	w, err := b.worker(spec.Namespace)
-	if err != nil {
-		return err
+// release counts one user less; a worker left without any stops after
+// IdleWorker, unless one comes meanwhile.
+func (b *Backend) release(w *workerConn) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w.users--
+	if w.users > 0 || b.closed {
+		return
 	}
-	specJSON, err := json.Marshal(spec)
-	if err != nil {
-		return err
-	}
-	res, err := w.request(ctx, frameCheck, b.nextID.Add(1), specJSON, script)
-	if err != nil {
-		return api.Errorf(api.CodeUnavailable, "cannot check the bundle: %v", err)
-	}
-	if msg := res.str(0); msg != "" {
-		return api.Errorf(api.CodeBadRequest, "%s", msg)
-	}
-	return nil
+	var t *time.Timer
+	t = time.AfterFunc(b.cfg.IdleWorker, func() {
+		b.mu.Lock()
+		if w.idle != t || w.users > 0 {
+			b.mu.Unlock()
+			return
+		}
+		w.idle = nil
+		if b.workers[w.namespace] == w {
+			delete(b.workers, w.namespace)
+		}
+		b.mu.Unlock()
+		w.shutdown()
+	})
+	w.idle = t
 }
 
-// Start loads a function version into its namespace's worker.
+// Start loads a function version into its namespace's worker. A worker
+// that dies meanwhile is given the load again once restarted.
 func (b *Backend) Start(ctx context.Context, info api.FunctionInfo, script []byte, cb executor.Callbacks) (executor.Runner, error) {
-	w, err := b.worker(info.Spec.Namespace)
+	w, err := b.acquire(info.Spec.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	fn := &remoteFunction{id: b.nextID.Add(1), info: info, script: script, cb: cb, release: func() {}}
 	if b.cfg.Hosts != nil {
 		if fn.host, fn.release, err = b.cfg.Hosts(info); err != nil {
+			b.release(w)
 			return nil, err
 		}
 	}
-	infoJSON, err := json.Marshal(info)
-	if err != nil {
+	if fn.infoJSON, err = json.Marshal(info); err != nil {
+		fn.release()
+		b.release(w)
 		return nil, err
 	}
-	fn.infoJSON = infoJSON
 	w.mu.Lock()
 	w.functions[fn.id] = fn
 	w.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	res, err := w.request(ctx, frameLoad, fn.id, infoJSON, script)
-	if err == nil && res.str(0) != "" {
-		err = errors.New(res.str(0))
-	}
-	if err != nil {
+	if err := w.load(ctx, fn); err != nil {
+		var refused loadError
+		if !errors.As(err, &refused) {
+			// The worker may load it yet: undo that.
+			uctx, ucancel := context.WithTimeout(context.Background(), 5*time.Second)
+			w.unload(uctx, fn)
+			ucancel()
+		}
 		w.mu.Lock()
 		delete(w.functions, fn.id)
 		w.mu.Unlock()
 		fn.release()
+		b.release(w)
 		return nil, fmt.Errorf("load into worker: %w", err)
 	}
 	return &remoteRunner{w: w, fn: fn}, nil
 }
 
-// Close stops every worker and waits until they are gone.
+// loadError is a load the worker refused (a script that does not compile).
+type loadError string
+
+func (e loadError) Error() string { return string(e) }
+
+// maxLoadAttempts bounds the workers a load may see die: a load that
+// kills its worker every time fails rather than looping.
+const maxLoadAttempts = 3
+
+// load sends fn to the worker and waits until it is loaded there.
+func (w *workerConn) load(ctx context.Context, fn *remoteFunction) error {
+	for attempt := 1; ; attempt++ {
+		res, err := w.request(ctx, frameLoad, fn, u64Field(fn.id), fn.infoJSON, fn.script)
+		if errors.Is(err, errWorkerDied) && attempt < maxLoadAttempts {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if msg := res.str(0); msg != "" {
+			return loadError(msg)
+		}
+		return nil
+	}
+}
+
+// unload takes fn out of the worker. Once it is marked, a restarted worker
+// is not given it again, so it cannot come back whatever the timing.
+func (w *workerConn) unload(ctx context.Context, fn *remoteFunction) {
+	w.mu.Lock()
+	fn.unloading = true
+	w.mu.Unlock()
+	w.request(ctx, frameUnload, nil, u64Field(fn.id))
+}
+
+// Close stops every worker and check and waits until they are gone.
 func (b *Backend) Close() {
 	b.mu.Lock()
 	b.closed = true
 	ws := b.workers
 	b.workers = map[string]*workerConn{}
+	for _, w := range ws {
+		if w.idle != nil {
+			w.idle.Stop()
+			w.idle = nil
+		}
+	}
+	for p := range b.probes {
+		p.Kill()
+	}
 	b.mu.Unlock()
 	for _, w := range ws {
 		w.shutdown()
@@ -205,11 +393,21 @@ type remoteFunction struct {
 	host     engine.Host
 	release  func()
 	inFlight atomic.Int32
+	// Guarded by workerConn.mu. loaded: a worker has loaded it, so a
+	// restarted one gets it again; unloading: it is going away, so a
+	// restarted one does not.
+	loaded, unloading bool
 }
 
 type pendingJob struct {
 	fn  *remoteFunction
 	job *pool.Job
+}
+
+// pendingRequest waits for the answer to a check, load or unload.
+type pendingRequest struct {
+	ch chan *frame // nil: nobody waits (a load resent to a restarted worker)
+	fn *remoteFunction
 }
 
 // workerConn is the node's side of one namespace's worker, across restarts.
@@ -221,22 +419,33 @@ type workerConn struct {
 	direct bool
 	log    *slog.Logger
 
+	// Guarded by Backend.mu: the functions loaded or loading, and the
+	// timer that stops the worker once there are none.
+	users int
+	idle  *time.Timer
+
 	mu        sync.Mutex
 	cond      *sync.Cond // signalled when alive or closed changes
 	alive     bool
 	closed    bool
 	out       *writer
+	gate      *hostGate // this incarnation's host calls in flight
 	proc      Process
 	functions map[uint64]*remoteFunction
 	jobs      map[uint64]pendingJob
-	waiting   map[uint64]chan *frame // checks, loads and unloads by id
+	waiting   map[uint64]pendingRequest // by request id
 	nextJob   atomic.Uint64
+	nextReq   atomic.Uint64
 	quit      chan struct{} // closed by shutdown
 }
 
-// request sends a frame and waits for the answer with the same id.
-func (w *workerConn) request(ctx context.Context, typ byte, id uint64, fields ...[]byte) (*frame, error) {
+var errWorkerDied = errors.New("worker died")
+
+// request sends a frame with a request id of its own and waits for the
+// answer with that id. fn is the function a load is for.
+func (w *workerConn) request(ctx context.Context, typ byte, fn *remoteFunction, fields ...[]byte) (*frame, error) {
 	ch := make(chan *frame, 1)
+	id := w.nextReq.Add(1)
 	w.mu.Lock()
 	for !w.alive && !w.closed {
 		// Wait for the (re)started worker, bounded by ctx.
@@ -252,10 +461,7 @@ func (w *workerConn) request(ctx context.Context, typ byte, id uint64, fields ..
 		w.mu.Unlock()
 		return nil, errors.New("worker stopped")
 	}
-	if w.waiting == nil {
-		w.waiting = map[uint64]chan *frame{}
-	}
-	w.waiting[id] = ch
+	w.waiting[id] = pendingRequest{ch: ch, fn: fn}
 	out := w.out
 	w.mu.Unlock()
 	if err := out.send(typ, id, fields...); err != nil {
@@ -265,7 +471,7 @@ func (w *workerConn) request(ctx context.Context, typ byte, id uint64, fields ..
 	select {
 	case f := <-ch:
 		if f == nil {
-			return nil, errors.New("worker died")
+			return nil, errWorkerDied
 		}
 		return f, nil
 	case <-ctx.Done():
@@ -355,6 +561,7 @@ func (w *workerConn) run() (string, error) {
 		conn.Close()
 		return "", err
 	}
+	w.b.procs.Add(1)
 	// shutdown kills w.proc: publish it at once, and honour a shutdown
 	// that came while the process was starting.
 	w.mu.Lock()
@@ -367,12 +574,10 @@ func (w *workerConn) run() (string, error) {
 	out := newWriter(conn)
 	exited := make(chan string, 1)
 	go func() {
-		how, err := proc.Wait()
-		if err != nil && how == "" {
-			how = err.Error()
-		}
+		e := proc.Wait()
+		w.b.procs.Add(-1)
 		conn.Close() // unblocks the reader
-		exited <- how
+		exited <- e.How
 	}()
 
 	r := newFrameReader(conn)
@@ -390,26 +595,44 @@ func (w *workerConn) run() (string, error) {
 		w.orphaned(direct)
 		return how, nil
 	}
-	// Load every function this namespace serves, then go live.
+	// The host calls of this incarnation: bounded, and cancelled once it
+	// is gone.
+	hostCtx, cancelHost := context.WithCancel(context.Background())
+	defer cancelHost()
+	inc := &incarnation{out: out, gate: newHostGate(w.b.cfg.MaxHostCalls, w.b.cfg.HostBytes), ctx: hostCtx}
+	// Give it the functions loaded before, then go live. The loads are
+	// written before anyone else may send (alive is still false), so an
+	// unload that follows a restart always comes after the load it undoes.
 	w.mu.Lock()
-	w.out, w.jobs = out, map[uint64]pendingJob{}
-	fns := make([]*remoteFunction, 0, len(w.functions))
-	for _, fn := range w.functions {
-		fns = append(fns, fn)
+	w.out, w.gate, w.jobs, w.waiting = out, inc.gate, map[uint64]pendingJob{}, map[uint64]pendingRequest{}
+	type resend struct {
+		id uint64
+		fn *remoteFunction
 	}
+	var resends []resend
+	for _, fn := range w.functions {
+		if fn.loaded && !fn.unloading {
+			id := w.nextReq.Add(1)
+			w.waiting[id] = pendingRequest{fn: fn}
+			resends = append(resends, resend{id, fn})
+		}
+	}
+	w.mu.Unlock()
+	out.send(frameLimits, 0, u64Field(uint64(w.b.cfg.MaxHostCalls)), u64Field(uint64(w.b.cfg.HostBytes)))
+	for _, rs := range resends {
+		out.send(frameLoad, rs.id, u64Field(rs.fn.id), rs.fn.infoJSON, rs.fn.script)
+	}
+	w.mu.Lock()
 	w.alive = true
 	w.cond.Broadcast()
 	w.mu.Unlock()
-	for _, fn := range fns {
-		out.send(frameLoad, fn.id, fn.infoJSON, fn.script)
-	}
 
 	for {
 		f, err := readFrame(r)
 		if err != nil {
 			break
 		}
-		w.dispatch(f)
+		w.dispatch(inc, f)
 	}
 	proc.Kill()
 	how := <-exited
@@ -417,6 +640,13 @@ func (w *workerConn) run() (string, error) {
 	w.died(how)
 	w.orphaned(direct)
 	return how, nil
+}
+
+// incarnation is one life of a namespace's worker process.
+type incarnation struct {
+	out  *writer
+	gate *hostGate
+	ctx  context.Context // ends with it
 }
 
 // attach gives the worker its NATS connection and waits until it is
@@ -487,18 +717,20 @@ func (w *workerConn) died(how string) {
 	w.mu.Lock()
 	w.alive = false
 	jobs, waiting := w.jobs, w.waiting
-	w.jobs, w.waiting = map[uint64]pendingJob{}, nil
+	w.jobs, w.waiting = map[uint64]pendingJob{}, map[uint64]pendingRequest{}
 	w.mu.Unlock()
 	for _, p := range jobs {
 		p.fn.inFlight.Add(-1)
 		p.fn.cb.Done(p.job, engine.Result{Err: api.Errorf(api.CodeUnavailable, "function unavailable"), Detail: "the worker died: " + how})
 	}
-	for _, ch := range waiting {
-		ch <- nil
+	for _, p := range waiting {
+		if p.ch != nil {
+			p.ch <- nil
+		}
 	}
 }
 
-func (w *workerConn) dispatch(f *frame) {
+func (w *workerConn) dispatch(inc *incarnation, f *frame) {
 	switch f.typ {
 	case frameResult:
 		w.mu.Lock()
@@ -520,14 +752,23 @@ func (w *workerConn) dispatch(f *frame) {
 			fn.cb.Console(f.str(0), f.str(1))
 		}
 	case frameHost:
-		go w.host(f)
+		w.hostCall(inc, f)
 	case frameCheckResult, frameLoadResult, frameUnloaded:
 		w.mu.Lock()
-		ch := w.waiting[f.id]
+		p, ok := w.waiting[f.id]
 		delete(w.waiting, f.id)
+		// Marked here, before a restart can look: a restarted worker
+		// gets what the one before had loaded.
+		if ok && p.fn != nil && f.typ == frameLoadResult && f.str(0) == "" {
+			p.fn.loaded = true
+		}
 		w.mu.Unlock()
-		if ch != nil {
-			ch <- f
+		switch {
+		case !ok:
+		case p.ch != nil:
+			p.ch <- f
+		case f.typ == frameLoadResult && f.str(0) != "":
+			w.log.Error("a restarted worker could not load a function again", "function", p.fn.info.Spec.Name, "err", f.str(0))
 		}
 	}
 }
@@ -538,48 +779,62 @@ func (w *workerConn) function(id uint64) *remoteFunction {
 	return w.functions[id]
 }
 
+var errHostUnavailable = &engine.HostError{Type: "Error", Code: "UNAVAILABLE", Message: "host services are not available"}
+
+// hostCall starts a host-service call the worker asked for, or refuses it
+// at once. The worker may be taken over, so what it sends bounds nothing:
+// its calls in flight, and the bytes they hold, are bounded here, and a
+// refused call costs no goroutine.
+func (w *workerConn) hostCall(inc *incarnation, f *frame) {
+	fn := w.function(f.u64(0))
+	if fn == nil || fn.host == nil {
+		inc.hostError(f.id, errHostUnavailable)
+		return
+	}
+	if !inc.gate.tryAcquire(f.size) {
+		inc.hostError(f.id, &engine.HostError{Type: "Error", Code: "UNAVAILABLE", Message: "too many host-service calls in flight"})
+		return
+	}
+	w.b.wg.Add(1)
+	go func() {
+		defer w.b.wg.Done()
+		w.host(inc, fn, f)
+	}()
+}
+
 // host runs a host-service call for the worker with the function's own
 // services and sends the answer back.
-func (w *workerConn) host(f *frame) {
-	fn := w.function(f.u64(0))
-	var result any
-	var body []byte
-	var err error
-	if fn == nil || fn.host == nil {
-		err = &engine.HostError{Type: "Error", Code: "UNAVAILABLE", Message: "host services are not available"}
-	} else {
-		ctx := context.Background()
-		if d := f.u64(5); d != 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, time.Unix(0, int64(d)))
-			defer cancel()
+func (w *workerConn) host(inc *incarnation, fn *remoteFunction, f *frame) {
+	// No call outlives its function's timeout, whatever deadline the
+	// worker asked for (0 would mean none).
+	deadline := time.Now().Add(fn.info.Spec.EffectiveTimeout())
+	if d := f.u64(5); d != 0 && d <= math.MaxInt64 {
+		if asked := time.Unix(0, int64(d)); asked.Before(deadline) {
+			deadline = asked
 		}
-		var reqBody []byte
-		if f.str(4) == "1" {
-			reqBody = f.field(3)
-			if reqBody == nil {
-				reqBody = []byte{}
-			}
-		}
-		result, body, err = fn.host.Call(ctx, f.str(1), f.field(2), reqBody)
 	}
-	w.mu.Lock()
-	out := w.out
-	w.mu.Unlock()
-	if err != nil {
-		var he *engine.HostError
-		if !errors.As(err, &he) {
-			he = &engine.HostError{Type: "Error", Code: "INTERNAL", Message: "host service failed"}
+	ctx, cancel := context.WithDeadline(inc.ctx, deadline)
+	var reqBody []byte
+	if f.str(4) == "1" {
+		reqBody = f.field(3)
+		if reqBody == nil {
+			reqBody = []byte{}
 		}
-		msg, _ := json.Marshal(he)
-		out.send(frameHostResult, f.id, []byte("1"), msg, nil, nil)
+	}
+	id, size := f.id, f.size
+	result, body, err := fn.host.Call(ctx, f.str(1), f.field(2), reqBody)
+	cancel()
+	// Released before the answer goes out: the worker counts the call
+	// until the answer arrives, so it never sends more than fits here.
+	inc.gate.release(size)
+	if err != nil {
+		inc.hostError(id, err)
 		return
 	}
 	var resultJSON []byte
 	if result != nil {
 		if resultJSON, err = json.Marshal(result); err != nil {
-			msg, _ := json.Marshal(&engine.HostError{Type: "Error", Code: "INTERNAL", Message: "host service returned an unencodable result"})
-			out.send(frameHostResult, f.id, []byte("1"), msg, nil, nil)
+			inc.hostError(id, &engine.HostError{Type: "Error", Code: "INTERNAL", Message: "host service returned an unencodable result"})
 			return
 		}
 	}
@@ -587,7 +842,22 @@ func (w *workerConn) host(f *frame) {
 	if body != nil {
 		hasBody = []byte("1")
 	}
-	out.send(frameHostResult, f.id, []byte("0"), resultJSON, body, hasBody)
+	if size := frameSize([]byte("0"), resultJSON, body, hasBody); size > maxFrame {
+		inc.hostError(id, &engine.HostError{Type: "Error", Code: "TOO_LARGE",
+			Message: fmt.Sprintf("the result's %d bytes are over the limit of %d MiB for one host-service call", size, maxFrame>>20)})
+		return
+	}
+	inc.out.send(frameHostResult, id, []byte("0"), resultJSON, body, hasBody)
+}
+
+// hostError answers a host call with an error.
+func (inc *incarnation) hostError(id uint64, err error) {
+	var he *engine.HostError
+	if !errors.As(err, &he) {
+		he = &engine.HostError{Type: "Error", Code: "INTERNAL", Message: "host service failed"}
+	}
+	msg, _ := json.Marshal(he)
+	inc.out.send(frameHostResult, id, []byte("1"), msg, nil, nil)
 }
 
 func (w *workerConn) shutdown() {
@@ -666,9 +936,10 @@ func (r *remoteRunner) Flush() {
 func (r *remoteRunner) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), r.fn.info.Spec.EffectiveTimeout()+10*time.Second)
 	defer cancel()
-	r.w.request(ctx, frameUnload, r.fn.id)
+	r.w.unload(ctx, r.fn)
 	r.w.mu.Lock()
 	delete(r.w.functions, r.fn.id)
 	r.w.mu.Unlock()
 	r.fn.release()
+	r.w.b.release(r.w)
 }

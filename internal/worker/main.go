@@ -22,6 +22,7 @@ const (
 	envWorker = "NATSFN_WORKER"
 	envIdle   = "NATSFN_WORKER_IDLE_TIMEOUT"
 	envBudget = "NATSFN_WORKER_MAX_ISOLATES"
+	envFiles  = "NATSFN_WORKER_FILES" // how many fds from 3 up the node passed on purpose
 )
 
 // Env returns the environment a worker process needs besides the node's
@@ -43,6 +44,17 @@ func IsWorker() bool { return os.Getenv(envWorker) != "" }
 // Main is the worker process: it serves the node on fd 3 after enter (the
 // sandbox's last step, applied from inside) and returns the exit code.
 func Main(enter func() error) int {
+	// Before anything else: a descriptor the node holds without
+	// close-on-exec (a host file, a socket) came along into this process,
+	// where tenant code that escapes V8 could use it.
+	given := 3
+	if n, err := strconv.Atoi(os.Getenv(envFiles)); err == nil && n >= 0 {
+		given = n
+	}
+	if err := closeInherited(3 + given); err != nil {
+		fmt.Fprintln(os.Stderr, "natsfn worker: cannot close inherited descriptors:", err)
+		return 2
+	}
 	conn := os.NewFile(3, "node")
 	if conn == nil {
 		fmt.Fprintln(os.Stderr, "natsfn worker: no connection to the node on fd 3")
@@ -72,6 +84,59 @@ func Main(enter func() error) int {
 	return 0
 }
 
+// TotalMemory is the machine's memory in bytes, 0 when unknown.
+func TotalMemory() int64 {
+	var info unix.Sysinfo_t
+	if err := unix.Sysinfo(&info); err != nil {
+		return 0
+	}
+	return int64(info.Totalram) * int64(info.Unit)
+}
+
+// filesEnv tells the worker how many fds it is given on purpose.
+func filesEnv(files []*os.File) string { return envFiles + "=" + strconv.Itoa(len(files)) }
+
+// closeInherited closes every descriptor from first up that this process
+// inherited. Those have no close-on-exec flag (or exec would have closed
+// them), while everything the Go runtime opened before main (it keeps
+// cgroup files open, at whatever numbers were free) has it. /proc is
+// missing in the sandbox, so poll finds the open descriptors, a few
+// thousand per call, up to the highest number the process may have.
+func closeInherited(first int) error {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	end := int(min(lim.Max, 1<<30))
+	const chunk = 4096
+	fds := make([]unix.PollFd, 0, chunk)
+	for base := first; base < end; base += chunk {
+		fds = fds[:0]
+		for fd := base; fd < min(base+chunk, end); fd++ {
+			fds = append(fds, unix.PollFd{Fd: int32(fd)})
+		}
+		for {
+			_, err := unix.Poll(fds, 0)
+			if err == nil {
+				break
+			}
+			if err != unix.EINTR {
+				return fmt.Errorf("poll: %w", err)
+			}
+		}
+		for _, p := range fds {
+			if p.Revents&unix.POLLNVAL != 0 {
+				continue // not open
+			}
+			flags, err := unix.FcntlInt(uintptr(p.Fd), unix.F_GETFD, 0)
+			if err == nil && flags&unix.FD_CLOEXEC == 0 {
+				unix.Close(int(p.Fd))
+			}
+		}
+	}
+	return nil
+}
+
 // workerProcs is the worker's GOMAXPROCS: half the CPUs. JavaScript runs
 // inside cgo calls, and a cgo call that runs past a scheduler tick (20 µs)
 // gives up its P, so long-running JavaScript still runs in parallel on
@@ -87,7 +152,7 @@ func workerProcs(cpus int) int { return max(1, cpus/2) }
 func PlainSpawn(path string, opts ServeOptions, log *slog.Logger) SpawnFunc {
 	return func(namespace string, files []*os.File) (Process, error) {
 		cmd := exec.Command(path)
-		cmd.Env = append(os.Environ(), Env(opts)...)
+		cmd.Env = append(append(os.Environ(), Env(opts)...), filesEnv(files))
 		cmd.ExtraFiles = files
 		p := &plainProcess{cmd: cmd, out: io.NopCloser(nil)}
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -111,16 +176,20 @@ type plainProcess struct {
 	once sync.Once
 }
 
-func (p *plainProcess) Wait() (string, error) {
+func (p *plainProcess) Wait() Exit {
 	err := p.cmd.Wait()
 	p.out.Close()
-	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return "killed by " + unix.SignalName(ws.Signal()), nil
+	if p.cmd.ProcessState != nil {
+		if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return Exit{How: "killed by " + unix.SignalName(ws.Signal())}
+		}
 	}
 	if err != nil {
-		return err.Error(), nil
+		return Exit{How: err.Error()}
 	}
-	return "exited", nil
+	return Exit{How: "exited"}
 }
 
 func (p *plainProcess) Kill() { p.once.Do(func() { p.cmd.Process.Kill() }) }
+
+func (p *plainProcess) Pid() int { return p.cmd.Process.Pid }

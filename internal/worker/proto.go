@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 )
 
@@ -13,21 +14,25 @@ import (
 //
 //	u32 size of the rest | u8 type | u64 id | u16 field count | (u32 len, bytes)*
 //
-// id is a job, call or function id depending on the type. Fields are raw
-// bytes; their meaning is fixed per type (see the constants).
+// id is a request, job, call or function id depending on the type. Every
+// request (check, load, unload) has an id of its own, so that the answers
+// to a load and an unload of the same function cannot be mistaken for each
+// other. Fields are raw bytes; their meaning is fixed per type (see the
+// constants).
 const (
 	// node → worker
 	frameCheck      = 1 // id: request; fields: spec JSON, script
-	frameLoad       = 2 // id: function; fields: info JSON, script
-	frameUnload     = 3 // id: function
+	frameLoad       = 2 // id: request; fields: function id, info JSON, script
+	frameUnload     = 3 // id: request; fields: function id
 	frameInvoke     = 4 // id: job; fields: function id, subject, reply, headers JSON, payload
 	frameHostResult = 5 // id: call; fields: status ("0" ok, "1" error), result JSON, body, has body ("1")
 	frameAttach     = 6 // id: 0; fields: connection name, user JWT, user seed (both empty on natsfn's own server). Use the inherited NATS socket and in-flight table
+	frameLimits     = 7 // id: 0; fields: host calls, host bytes (u64 each): what the node admits in flight at once
 
 	// worker → node
 	frameCheckResult = 11 // id: request; fields: error ("" when fine)
-	frameLoadResult  = 12 // id: function; fields: error
-	frameUnloaded    = 13 // id: function
+	frameLoadResult  = 12 // id: request; fields: error
+	frameUnloaded    = 13 // id: request
 	frameResult      = 14 // id: job; fields: code ("" on success), message, detail, body
 	frameHost        = 15 // id: call; fields: function id, op, args, body, has body ("1"), deadline (unix ns)
 	frameLog         = 16 // id: function; fields: level, line
@@ -43,6 +48,16 @@ type frame struct {
 	typ    byte
 	id     uint64
 	fields [][]byte
+	size   int // of the frame after its length prefix, as frameSize counts
+}
+
+// frameSize is the size of a frame with fields after its length prefix.
+func frameSize(fields ...[]byte) int {
+	size := 11
+	for _, f := range fields {
+		size += 4 + len(f)
+	}
+	return size
 }
 
 func (f *frame) field(i int) []byte {
@@ -80,7 +95,7 @@ func readFrame(r *bufio.Reader) (*frame, error) {
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, err
 	}
-	f := &frame{typ: buf[0], id: binary.LittleEndian.Uint64(buf[1:9])}
+	f := &frame{typ: buf[0], id: binary.LittleEndian.Uint64(buf[1:9]), size: int(size)}
 	n := int(binary.LittleEndian.Uint16(buf[9:11]))
 	rest := buf[11:]
 	f.fields = make([][]byte, 0, n)
@@ -102,10 +117,12 @@ func readFrame(r *bufio.Reader) (*frame, error) {
 // writer sends frames with flat combining: a sender appends its frame to a
 // shared buffer and, unless another sender is already writing, writes the
 // buffer itself until it is empty. An idle connection costs no goroutine
-// hand-off; a busy one sends many frames per syscall.
+// hand-off; a busy one sends many frames per syscall. A large frame is
+// written from its fields, without a copy in the buffer.
 type writer struct {
 	w        io.Writer
 	mu       sync.Mutex
+	idle     *sync.Cond // signalled when flushing ends
 	buf      []byte
 	spare    []byte
 	flushing bool
@@ -113,23 +130,75 @@ type writer struct {
 	closed   bool
 }
 
-func newWriter(w io.Writer) *writer { return &writer{w: w} }
+func newWriter(w io.Writer) *writer {
+	wr := &writer{w: w}
+	wr.idle = sync.NewCond(&wr.mu)
+	return wr
+}
 
 // send writes one frame, or leaves it to the sender writing now.
 func (w *writer) send(typ byte, id uint64, fields ...[]byte) error {
+	if frameSize(fields...) >= eagerFlush {
+		return w.sendLarge(typ, id, fields)
+	}
 	if err := w.queue(typ, id, fields...); err != nil {
 		return err
 	}
 	return w.flush()
 }
 
+// sendLarge writes a frame as the only writer: what was queued first, then
+// the frame straight from its fields. Copying tens of MiB into the buffer
+// would double what a large host call or result costs in memory.
+func (w *writer) sendLarge(typ byte, id uint64, fields [][]byte) error {
+	size := frameSize(fields...)
+	if size > maxFrame {
+		return fmt.Errorf("worker: frame of %d bytes is too large", size)
+	}
+	w.mu.Lock()
+	for w.flushing && w.err == nil && !w.closed {
+		w.idle.Wait()
+	}
+	if w.err != nil || w.closed {
+		defer w.mu.Unlock()
+		if w.err != nil {
+			return w.err
+		}
+		return io.ErrClosedPipe
+	}
+	w.flushing = true
+	head := w.buf
+	w.buf = w.spare[:0]
+	w.spare = nil
+	w.mu.Unlock()
+
+	head = binary.LittleEndian.AppendUint32(head, uint32(size))
+	head = append(head, typ)
+	head = binary.LittleEndian.AppendUint64(head, id)
+	head = binary.LittleEndian.AppendUint16(head, uint16(len(fields)))
+	out := net.Buffers{head}
+	for _, f := range fields {
+		out = append(out, binary.LittleEndian.AppendUint32(nil, uint32(len(f))), f)
+	}
+	_, err := out.WriteTo(w.w)
+
+	w.mu.Lock()
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	w.flushing = false
+	w.idle.Broadcast()
+	w.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return w.flush() // what others queued meanwhile
+}
+
 // queue appends a frame to the buffer without writing it; flush writes.
 // It fails only once the connection has failed or the writer is closed.
 func (w *writer) queue(typ byte, id uint64, fields ...[]byte) error {
-	size := 11
-	for _, f := range fields {
-		size += 4 + len(f)
-	}
+	size := frameSize(fields...)
 	if size > maxFrame {
 		return fmt.Errorf("worker: frame of %d bytes is too large", size)
 	}
@@ -191,6 +260,7 @@ func (w *writer) flush() error {
 		}
 	}
 	w.flushing = false
+	w.idle.Broadcast()
 	err := w.err
 	w.mu.Unlock()
 	return err
@@ -200,5 +270,6 @@ func (w *writer) flush() error {
 func (w *writer) close() {
 	w.mu.Lock()
 	w.closed = true
+	w.idle.Broadcast()
 	w.mu.Unlock()
 }

@@ -3,6 +3,8 @@ package worker
 import (
 	"bufio"
 	"bytes"
+	"io"
+	"sync"
 	"testing"
 )
 
@@ -48,4 +50,46 @@ func FuzzReadFrame(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Large frames, written straight from their fields, and small ones sent
+// at the same time from many goroutines all arrive whole.
+func TestLargeFramesInterleaved(t *testing.T) {
+	r, wconn := io.Pipe()
+	w := newWriter(wconn)
+	big := bytes.Repeat([]byte{7}, 3*eagerFlush)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				if i%5 == 0 {
+					w.send(frameHost, uint64(g*100+i), []byte("big"), big)
+				} else {
+					w.send(frameLog, uint64(g*100+i), []byte("small"), []byte("x"))
+				}
+			}
+		}()
+	}
+	br := bufio.NewReader(r)
+	for range 8 * 20 {
+		f, err := readFrame(br)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch f.str(0) {
+		case "big":
+			if f.typ != frameHost || !bytes.Equal(f.field(1), big) {
+				t.Fatalf("frame %d mangled", f.id)
+			}
+		case "small":
+			if f.typ != frameLog || f.str(1) != "x" {
+				t.Fatalf("frame %d mangled", f.id)
+			}
+		default:
+			t.Fatalf("frame %+v", f)
+		}
+	}
+	wg.Wait()
 }

@@ -16,6 +16,9 @@ type Limits struct {
 	MemoryBytes int64
 	// Pids bounds its threads.
 	Pids int
+	// Cgroup prefixes the cgroup's name, before the namespace: "ns-" when
+	// empty (a namespace's worker), "check-" for a check's process.
+	Cgroup string
 }
 
 // SandboxSpawn starts workers of path through the sandbox: their own user,
@@ -24,13 +27,17 @@ type Limits struct {
 func SandboxSpawn(path string, opts ServeOptions, limits Limits, log *slog.Logger) SpawnFunc {
 	return func(namespace string, files []*os.File) (Process, error) {
 		out := logOutput(log, namespace)
+		prefix := limits.Cgroup
+		if prefix == "" {
+			prefix = "ns-"
+		}
 		p, err := sandbox.Start(sandbox.Config{
 			Path:        path,
-			Env:         Env(opts),
+			Env:         append(Env(opts), filesEnv(files)),
 			ExtraFiles:  files,
 			Stdout:      out,
 			Stderr:      out,
-			Name:        "ns-" + namespace,
+			Name:        prefix + namespace,
 			MemoryBytes: limits.MemoryBytes,
 			Pids:        limits.Pids,
 		})
@@ -47,13 +54,18 @@ type sandboxProcess struct {
 	out io.Closer
 }
 
-func (s sandboxProcess) Wait() (string, error) {
+func (s sandboxProcess) Wait() Exit {
 	info, err := s.p.Wait()
 	s.out.Close()
-	return info.String(), err
+	if err != nil {
+		return Exit{How: err.Error()}
+	}
+	return Exit{How: info.String(), OutOfMemory: info.OOMKilled}
 }
 
 func (s sandboxProcess) Kill() { s.p.Kill() }
+
+func (s sandboxProcess) Pid() int { return s.p.Pid() }
 
 // EnterSandbox is the enter step for Main: the sandbox's last stage in a
 // worker that sandbox.Start started, nothing in a plain worker. (A worker

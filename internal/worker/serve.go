@@ -49,8 +49,10 @@ func Serve(conn io.ReadWriter, opts ServeOptions) error {
 		opts:      opts,
 		budget:    pool.NewBudget(opts.MaxIsolates),
 		functions: map[uint64]*workerFunction{},
-		current:   map[string]uint64{},
-		calls:     map[uint64]chan *frame{},
+		ops:       map[uint64]chan struct{}{},
+		keys:      map[string]*versions{},
+		calls:     map[uint64]*hostCall{},
+		gate:      newHostGate(0, 0),
 	}
 	defer s.out.close()
 	defer s.detach()
@@ -75,14 +77,17 @@ type server struct {
 	out  *writer
 	opts ServeOptions
 
-	programs engine.ProgramCache
-	budget   *pool.Budget
+	budget *pool.Budget
 
 	mu        sync.Mutex
-	functions map[uint64]*workerFunction
-	current   map[string]uint64 // the latest version loaded, by api.FunctionKey
-	calls     map[uint64]chan *frame
+	functions map[uint64]*workerFunction // loaded versions, by function id
+	ops       map[uint64]chan struct{}   // by function id: closed when its latest load or unload is done
+	keys      map[string]*versions       // by api.FunctionKey
+	calls     map[uint64]*hostCall
 	nextCall  atomic.Uint64
+	// gate mirrors the node's bound on host calls in flight, so that calls
+	// wait here for room rather than being refused there.
+	gate *hostGate
 
 	// Set by attach: the worker's own NATS connection, on which functions
 	// subscribe their triggers, and the in-flight table the node reads if
@@ -92,22 +97,76 @@ type server struct {
 	closing  atomic.Bool
 }
 
+// versions are the loaded versions of one function. With a NATS
+// connection of its own the worker serves exactly one of them: the newest
+// by revision, whatever order loads finish in. After a restart the node
+// loads every version it still holds, and a version being replaced must
+// not take over again because its load happened to finish last.
+type versions struct {
+	mu      sync.Mutex // serialises changes of the serving version
+	gone    bool       // removed from server.keys: look it up again
+	loaded  map[uint64]*workerFunction
+	serving *workerFunction
+}
+
 // workerFunction is a loaded function version: a pool the node sends
 // invocations to, or, attached, a pool serving its own subscriptions.
 type workerFunction struct {
-	id     uint64
-	key    string
-	pool   *pool.Pool
-	direct *executor.Function
+	id   uint64
+	key  string
+	rev  uint64
+	pool *pool.Pool
+	// direct configures serving on the worker's own NATS connection; its
+	// Conn is nil when the node relays the calls.
+	direct executor.FunctionConfig
+	// served are the subscriptions of each time this version served, the
+	// last one current while it is the serving version.
+	served []*executor.Function
+}
+
+// newer orders versions: by revision, then by the node's function id,
+// which grows with every load it starts.
+func (wf *workerFunction) newer(than *workerFunction) bool {
+	if wf.rev != than.rev {
+		return wf.rev > than.rev
+	}
+	return wf.id > than.id
+}
+
+// serve subscribes the version's triggers.
+func (wf *workerFunction) serve() error {
+	if wf.direct.Conn == nil {
+		return nil
+	}
+	f := executor.NewFunction(wf.direct)
+	if err := f.Serve(poolRunner{wf.pool}); err != nil {
+		return err
+	}
+	wf.served = append(wf.served, f)
+	return nil
+}
+
+// retire stops the version taking messages; those it has are still run.
+func (wf *workerFunction) retire() {
+	if n := len(wf.served); n > 0 {
+		wf.served[n-1].Retire()
+	}
 }
 
 func (wf *workerFunction) close() {
-	if wf.direct != nil {
-		wf.direct.Stop() // drains the subscriptions, then closes the pool
-		return
+	for _, f := range wf.served {
+		f.Stop() // drains the subscriptions into the pool
 	}
 	wf.pool.Close()
 }
+
+// poolRunner hands a serving version's messages to its pool, which
+// outlives each time the version serves.
+type poolRunner struct{ p *pool.Pool }
+
+func (r poolRunner) Submit(job *pool.Job) bool { return r.p.Submit(job) }
+func (poolRunner) Flush()                      {}
+func (poolRunner) Close()                      {}
 
 func (s *server) handle(f *frame) {
 	switch f.typ {
@@ -115,24 +174,50 @@ func (s *server) handle(f *frame) {
 		s.invoke(f)
 	case frameHostResult:
 		s.mu.Lock()
-		ch := s.calls[f.id]
+		c := s.calls[f.id]
 		delete(s.calls, f.id)
 		s.mu.Unlock()
-		if ch != nil {
-			ch <- f
+		if c != nil {
+			s.gate.release(c.size)
+			c.result <- f
 		}
+	case frameLimits:
+		// Sent before any load, so before any host call.
+		s.gate.setLimits(int(min(f.u64(0), 1<<31)), int64(min(f.u64(1), 1<<62)))
 	case frameAttach:
 		// Before any load: handled in the read loop, so loads wait for it.
 		s.attach(f)
 	case frameCheck:
-		// Checking runs untrusted top-level code: off the read loop, so
-		// invocations keep flowing meanwhile.
+		// Checking runs untrusted top-level code: off the read loop.
 		go s.check(f)
 	case frameLoad:
-		go s.load(f)
+		s.sequence(f.u64(0), func() { s.load(f) })
 	case frameUnload:
-		go s.unload(f.id)
+		s.sequence(f.u64(0), func() { s.unload(f) })
 	}
+}
+
+// sequence runs op off the read loop (loading compiles, and invocations
+// keep flowing meanwhile), after every earlier load or unload of the same
+// function, so that an unload never overtakes the load it undoes.
+func (s *server) sequence(fn uint64, op func()) {
+	done := make(chan struct{})
+	s.mu.Lock()
+	prev := s.ops[fn]
+	s.ops[fn] = done
+	s.mu.Unlock()
+	go func() {
+		if prev != nil {
+			<-prev
+		}
+		op()
+		s.mu.Lock()
+		if s.ops[fn] == done {
+			delete(s.ops, fn)
+		}
+		s.mu.Unlock()
+		close(done)
+	}()
 }
 
 func (s *server) check(f *frame) {
@@ -140,82 +225,138 @@ func (s *server) check(f *frame) {
 	msg := ""
 	if err := json.Unmarshal(f.field(0), &spec); err != nil {
 		msg = "bad spec: " + err.Error()
-	} else if prog, err := engine.CheckSpec(spec, f.str(1)); err != nil {
+	} else if _, err := engine.CheckSpec(spec, f.str(1)); err != nil {
 		msg = err.Error()
-	} else {
-		s.programs.Put(api.Digest(f.field(1)), prog)
 	}
 	s.out.send(frameCheckResult, f.id, []byte(msg))
 }
 
 func (s *server) load(f *frame) {
+	id := f.u64(0)
+	fail := func(msg string) { s.out.send(frameLoadResult, f.id, []byte(msg)) }
 	var info api.FunctionInfo
-	if err := json.Unmarshal(f.field(0), &info); err != nil {
-		s.out.send(frameLoadResult, f.id, []byte("bad info: "+err.Error()))
+	if err := json.Unmarshal(f.field(1), &info); err != nil {
+		fail("bad info: " + err.Error())
 		return
 	}
-	prog := s.programs.Take(info.BundleDigest)
-	if prog == nil {
-		var err error
-		if prog, err = engine.Compile(info.Spec.Name+".js", f.str(1)); err != nil {
-			s.out.send(frameLoadResult, f.id, []byte(err.Error()))
-			return
-		}
+	s.mu.Lock()
+	loaded := s.functions[id] != nil
+	s.mu.Unlock()
+	if loaded { // sent twice: once is enough
+		s.out.send(frameLoadResult, f.id, nil)
+		return
 	}
-	id := f.id
-	wf := &workerFunction{id: id}
+	prog, err := engine.Compile(info.Spec.Name+".js", f.str(2))
+	if err != nil {
+		fail(err.Error())
+		return
+	}
+	wf := &workerFunction{id: id, key: info.Spec.Key(), rev: info.Revision}
 	console := func(level, line string) { s.out.send(frameLog, id, []byte(level), []byte(line)) }
 	cfg := pool.SpecConfig(info.Spec, prog, &remoteHost{s: s, fn: id}, console)
 	cfg.QueueLength, cfg.IdleTimeout, cfg.Done, cfg.Budget = s.opts.QueueLength, s.opts.IdleTimeout, s.done, s.budget
 	if s.nc != nil {
-		wf.direct = executor.NewFunction(executor.FunctionConfig{
-			Conn: s.nc, Info: info, Logger: s.opts.Logger, Log: console, Track: s.inFlight,
-		})
-		cfg.Done = wf.direct.Callbacks().Done
+		wf.direct = executor.FunctionConfig{Conn: s.nc, Info: info, Logger: s.opts.Logger, Log: console, Track: s.inFlight}
+		// Any Function with this configuration answers the pool's jobs.
+		cfg.Done = executor.NewFunction(wf.direct).Callbacks().Done
 	}
 	wf.pool = pool.New(cfg)
-	if wf.direct != nil {
-		if err := wf.direct.Serve(executor.PoolRunner(wf.pool, nil)); err != nil {
-			s.out.send(frameLoadResult, id, []byte(err.Error()))
-			return
-		}
+	if err := s.adopt(wf); err != nil {
+		wf.pool.Close()
+		fail(err.Error())
+		return
 	}
-	key := info.Spec.Key()
-	wf.key = key
-	s.mu.Lock()
-	old := s.functions[id]
-	var previous *workerFunction // the version this one replaces
-	if pid, ok := s.current[key]; ok && pid != id {
-		previous = s.functions[pid]
-	}
-	s.functions[id] = wf
-	s.current[key] = id
-	s.mu.Unlock()
-	// A load can arrive twice when the node restarts this worker while a
-	// deploy is loading: the second replaces the first.
-	if old != nil {
-		old.close()
-	}
-	// A new version takes over at once: the one before stops taking calls
-	// before the deploy is answered (the node unloads it later).
-	if previous != nil && previous.direct != nil {
-		previous.direct.Retire()
-	}
-	s.out.send(frameLoadResult, id, nil)
+	s.out.send(frameLoadResult, f.id, nil)
 }
 
-func (s *server) unload(id uint64) {
+// versionsOf returns the live versions of key, locked.
+func (s *server) versionsOf(key string) *versions {
+	for {
+		s.mu.Lock()
+		v := s.keys[key]
+		if v == nil {
+			v = &versions{loaded: map[uint64]*workerFunction{}}
+			s.keys[key] = v
+		}
+		s.mu.Unlock()
+		v.mu.Lock()
+		if !v.gone {
+			return v
+		}
+		v.mu.Unlock()
+	}
+}
+
+// adopt adds a loaded version; it serves if it is the newest. The version
+// it replaces stops taking calls before the load is answered (the node
+// unloads it later).
+func (s *server) adopt(wf *workerFunction) error {
+	v := s.versionsOf(wf.key)
+	defer v.mu.Unlock()
+	v.loaded[wf.id] = wf
+	if err := v.serveNewest(); err != nil {
+		delete(v.loaded, wf.id)
+		return err
+	}
+	s.mu.Lock()
+	s.functions[wf.id] = wf
+	s.mu.Unlock()
+	return nil
+}
+
+// serveNewest makes the newest loaded version the serving one; v.mu is
+// held. The newest subscribes before the one before it unsubscribes, so
+// no message finds nobody.
+func (v *versions) serveNewest() error {
+	var newest *workerFunction
+	for _, wf := range v.loaded {
+		if newest == nil || wf.newer(newest) {
+			newest = wf
+		}
+	}
+	if newest == v.serving {
+		return nil
+	}
+	if newest != nil {
+		if err := newest.serve(); err != nil {
+			return err
+		}
+	}
+	if v.serving != nil {
+		v.serving.retire()
+	}
+	v.serving = newest
+	return nil
+}
+
+func (s *server) unload(f *frame) {
+	id := f.u64(0)
 	s.mu.Lock()
 	wf := s.functions[id]
 	delete(s.functions, id)
-	if wf != nil && s.current[wf.key] == id {
-		delete(s.current, wf.key)
-	}
 	s.mu.Unlock()
 	if wf != nil {
+		v := s.versionsOf(wf.key)
+		delete(v.loaded, id)
+		// The serving version going away (a load the node gave up on): the
+		// newest left serves again.
+		if err := v.serveNewest(); err != nil {
+			s.opts.Logger.Warn("cannot serve the previous version again", "function", wf.key, "err", err)
+			if v.serving == wf {
+				wf.retire()
+				v.serving = nil
+			}
+		}
+		if len(v.loaded) == 0 {
+			v.gone = true
+			s.mu.Lock()
+			delete(s.keys, wf.key)
+			s.mu.Unlock()
+		}
+		v.mu.Unlock()
 		wf.close()
 	}
-	s.out.send(frameUnloaded, id)
+	s.out.send(frameUnloaded, f.id)
 }
 
 func (s *server) invoke(f *frame) {
@@ -247,13 +388,29 @@ func (s *server) done(job *pool.Job, res engine.Result) {
 	s.out.send(frameResult, id, nil, nil, nil, res.Body)
 }
 
+// closeAll unloads everything once the node has hung up.
 func (s *server) closeAll() {
 	s.mu.Lock()
-	fs := s.functions
-	s.functions = map[uint64]*workerFunction{}
+	keys := make([]string, 0, len(s.keys))
+	for key := range s.keys {
+		keys = append(keys, key)
+	}
 	s.mu.Unlock()
-	for _, wf := range fs {
-		wf.close()
+	for _, key := range keys {
+		v := s.versionsOf(key)
+		v.gone = true
+		fs := v.loaded
+		v.loaded, v.serving = map[uint64]*workerFunction{}, nil
+		v.mu.Unlock()
+		s.mu.Lock()
+		delete(s.keys, key)
+		for id := range fs {
+			delete(s.functions, id)
+		}
+		s.mu.Unlock()
+		for _, wf := range fs {
+			wf.close()
+		}
 	}
 }
 
@@ -300,13 +457,14 @@ type remoteHost struct {
 	fn uint64
 }
 
+// hostCall is a host call sent to the node and not yet answered.
+type hostCall struct {
+	size   int // of its frame, held in the gate until the answer comes
+	result chan *frame
+}
+
 func (h *remoteHost) Call(ctx context.Context, op string, args, body []byte) (any, []byte, error) {
 	s := h.s
-	id := s.nextCall.Add(1)
-	ch := make(chan *frame, 1)
-	s.mu.Lock()
-	s.calls[id] = ch
-	s.mu.Unlock()
 	hasBody := []byte("0")
 	if body != nil {
 		hasBody = []byte("1")
@@ -315,12 +473,29 @@ func (h *remoteHost) Call(ctx context.Context, op string, args, body []byte) (an
 	if d, ok := ctx.Deadline(); ok {
 		deadline = uint64(d.UnixNano())
 	}
-	if err := s.out.send(frameHost, id, u64Field(h.fn), []byte(op), args, body, hasBody, u64Field(deadline)); err != nil {
-		s.forget(id)
+	fields := [][]byte{u64Field(h.fn), []byte(op), args, body, hasBody, u64Field(deadline)}
+	size := frameSize(fields...)
+	if size > maxFrame {
+		return nil, nil, &engine.HostError{Type: "Error", Code: "TOO_LARGE",
+			Message: fmt.Sprintf("%s: %d bytes are over the limit of %d MiB for one host-service call", op, size, maxFrame>>20)}
+	}
+	if err := s.gate.acquire(ctx, size); err != nil {
+		return nil, nil, &engine.HostError{Type: "Error", Code: "TIMEOUT", Message: "the invocation ran out of time"}
+	}
+	id := s.nextCall.Add(1)
+	c := &hostCall{size: size, result: make(chan *frame, 1)}
+	s.mu.Lock()
+	s.calls[id] = c
+	s.mu.Unlock()
+	if err := s.out.send(frameHost, id, fields...); err != nil {
+		s.mu.Lock()
+		delete(s.calls, id)
+		s.mu.Unlock()
+		s.gate.release(size)
 		return nil, nil, &engine.HostError{Type: "Error", Code: "UNAVAILABLE", Message: "host services unavailable"}
 	}
 	select {
-	case f := <-ch:
+	case f := <-c.result:
 		if f.str(0) != "0" {
 			var he engine.HostError
 			if err := json.Unmarshal(f.field(1), &he); err != nil {
@@ -344,13 +519,8 @@ func (h *remoteHost) Call(ctx context.Context, op string, args, body []byte) (an
 		}
 		return result, resultBody, nil
 	case <-ctx.Done():
-		s.forget(id)
+		// The call stays in s.calls: the node still counts it until it
+		// answers, and so must the gate.
 		return nil, nil, &engine.HostError{Type: "Error", Code: "TIMEOUT", Message: "the invocation ran out of time"}
 	}
-}
-
-func (s *server) forget(id uint64) {
-	s.mu.Lock()
-	delete(s.calls, id)
-	s.mu.Unlock()
 }

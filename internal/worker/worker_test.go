@@ -162,7 +162,9 @@ func testKilledWorkerIsReplaced(t *testing.T, h *harness) {
 		inFlight, _ = h.nc.Request("v.slow", nil, 5*time.Second)
 	}()
 	time.Sleep(200 * time.Millisecond)
-	w, _ := h.backend.worker("victim")
+	h.backend.mu.Lock()
+	w := h.backend.workers["victim"]
+	h.backend.mu.Unlock()
 	w.mu.Lock()
 	proc := w.proc.(*plainProcess)
 	w.mu.Unlock()
@@ -221,8 +223,12 @@ func TestCrashLoopBacksOff(t *testing.T) {
 	t.Cleanup(b.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
-	if err := b.Check(ctx, api.FunctionSpec{Namespace: "crashy", Name: "f"}, []byte(`() => 1`)); err == nil {
-		t.Fatal("a worker that never starts passed a check")
+	w, err := b.acquire("crashy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.request(ctx, frameUnload, nil, u64Field(1)); err == nil {
+		t.Fatal("a worker that never starts answered")
 	}
 	// 100 ms, 200, 400, 800 ...: a handful of starts in 1.5 s, not hundreds.
 	if n := spawns.Load(); n < 2 || n > 6 {
