@@ -297,3 +297,27 @@ func TestURL(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", res.Body, want)
 	}
 }
+
+// One large call does not keep its buffer for the isolate's life: Trim
+// gives it back, and the isolate serves large and small calls after.
+func TestTrimGivesLargeExchangeBack(t *testing.T) {
+	iso := newIsolate(t, `(s, p) => p`, Options{})
+	big := make([]byte, 16<<20)
+	big[len(big)-1] = 7
+	for range 2 {
+		res := iso.Invoke(context.Background(), &Invocation{Subject: "s", Payload: big})
+		if res.Err != nil || len(res.Body) != len(big) || res.Body[len(big)-1] != 7 {
+			t.Fatalf("large echo: %v, %d bytes", res.Err, len(res.Body))
+		}
+		if len(iso.exchange) < len(big) {
+			t.Fatalf("exchange %d bytes during a %d-byte call", len(iso.exchange), len(big))
+		}
+		iso.Trim()
+		if len(iso.exchange) > trimAbove {
+			t.Fatalf("exchange %d bytes after Trim", len(iso.exchange))
+		}
+		if res := iso.Invoke(context.Background(), &Invocation{Subject: "s", Payload: []byte("small")}); res.Err != nil || string(res.Body) != "small" {
+			t.Fatalf("small echo after Trim: %v %q", res.Err, res.Body)
+		}
+	}
+}

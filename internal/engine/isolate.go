@@ -315,6 +315,30 @@ func (i *Isolate) ensure(n int) error {
 	return nil
 }
 
+// trimAbove is the exchange size past which Trim gives the memory back: one
+// large payload or host-service body must not keep its buffer for as long
+// as the isolate lives.
+const trimAbove = 4 << 20
+
+// Trim shrinks an exchange a large call grew back to its starting size. Call
+// it between invocations only, once the last Result's Body is no longer
+// used: the Body aliases the exchange.
+func (i *Isolate) Trim() {
+	if i.broken || len(i.exchange) <= trimAbove {
+		return
+	}
+	nv, err := v8.NewValue(i.iso, int32(-1))
+	if err != nil {
+		return
+	}
+	defer nv.Release()
+	if v, err := i.prepare.Call(v8.Undefined(i.iso), nv); v != nil {
+		v.Release()
+	} else if err != nil {
+		i.broken = true // the prelude cannot run: start afresh
+	}
+}
+
 // Broken reports that the isolate hit its heap limit (or V8 otherwise gave
 // up on it): dispose it and start another.
 func (i *Isolate) Broken() bool { return i.broken }

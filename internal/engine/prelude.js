@@ -64,7 +64,8 @@
   // ---- the exchange
   const HEADER = 32;
   const MAX_DATA = 0x7fffffff - HEADER; // the engine reads lengths as int32
-  let size = 64 * 1024;
+  const START_SIZE = 64 * 1024;
+  let size = START_SIZE;
   let exchange = new SAB(size);
   let slots = new I32(exchange, 0, 8);
   let bytes = new U8(exchange);
@@ -726,7 +727,17 @@
     }
   }
 
-  function prepare(n) { reserve(n); }
+  // prepare(n) makes room for n data bytes; prepare(-1) gives a grown
+  // exchange back, replacing it with one of the starting size.
+  function prepare(n) {
+    if (n >= 0) { reserve(n); return; }
+    if (size <= START_SIZE) return;
+    size = START_SIZE;
+    exchange = new SAB(size);
+    nativeExchange(exchange);
+    slots = new I32(exchange, 0, 8);
+    bytes = new U8(exchange);
+  }
 
   nativeExchange(exchange);
   return { setHandler, invoke, settle, prepare };

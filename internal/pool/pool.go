@@ -264,6 +264,8 @@ func (p *Pool) run(iso *engine.Isolate, job *Job) (kept *engine.Isolate, started
 	// A panic in Done must not answer the job twice.
 	answered = true
 	p.cfg.Done(job, res)
+	// Done has sent or copied the reply: a large call's buffer can go.
+	iso.Trim()
 	if iso.Broken() {
 		iso.Dispose()
 		return nil, now
