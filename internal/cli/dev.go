@@ -93,8 +93,11 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%s\ntry: natsfn invoke %s 'hello'%s\nwatching %s for changes; Ctrl-C stops\n",
-		deploySummary(info), exampleSubject(spec.Triggers[0]), serverFlag(redactURL(n.ClientURL())), filepath.Dir(file))
+	fmt.Fprintf(out, "%s\ntry: natsfn invoke %s 'hello'%s\n", deploySummary(info), exampleSubject(spec.Triggers[0]), serverFlag(redactURL(n.ClientURL())))
+	if path := n.AdminCreds(); path != "" && localAdminCreds(n.ClientURL()) != path {
+		fmt.Fprintf(out, "other commands (ls, logs, kv, ...) need --creds %s\n", path)
+	}
+	fmt.Fprintf(out, "watching %s for changes; Ctrl-C stops\n", filepath.Dir(file))
 
 	d := &devLoop{e: e, c: c, spec: spec, file: file, digest: b.Digest, out: out, errOut: errOut}
 	ctx, stop := context.WithCancel(ctx)
