@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/natsfn/natsfn/internal/testenv"
 )
 
 // syncBuffer is a bytes.Buffer safe for the dev command's goroutines and
@@ -43,17 +45,6 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestDevEndToEnd runs `natsfn dev` as a user would: it starts a node,
 // deploys the file, answers requests, redeploys on save and shows logs.
 func TestDevEndToEnd(t *testing.T) {
@@ -73,7 +64,7 @@ func TestDevEndToEnd(t *testing.T) {
 			t.Errorf("dev exited %d: %s", code, stderr.String())
 		}
 	})
-	waitFor(t, "the first deploy", func() bool { return strings.Contains(stdout.String()+stderr.String(), "deployed") })
+	testenv.Eventually(t, "the first deploy", func() bool { return strings.Contains(stdout.String()+stderr.String(), "deployed") })
 
 	nc, err := nats.Connect("nats://" + addr)
 	if err != nil {
@@ -90,14 +81,14 @@ func TestDevEndToEnd(t *testing.T) {
 	if got := request(); got != "v1:x" {
 		t.Fatalf("reply %q", got)
 	}
-	waitFor(t, "the function's log line", func() bool { return strings.Contains(stdout.String(), "v1 got x") })
+	testenv.Eventually(t, "the function's log line", func() bool { return strings.Contains(stdout.String(), "v1 got x") })
 
 	os.WriteFile(file, []byte(`(s, p) => "v2:" + p.text()`), 0o644)
-	waitFor(t, "the redeploy on save", func() bool { return request() == "v2:x" })
+	testenv.Eventually(t, "the redeploy on save", func() bool { return request() == "v2:x" })
 
 	// A save that does not build is reported and the old version serves on.
 	os.WriteFile(file, []byte(`(s, p) => {`), 0o644)
-	waitFor(t, "the build error", func() bool { return strings.Contains(stdout.String()+stderr.String(), "hello.js:1") })
+	testenv.Eventually(t, "the build error", func() bool { return strings.Contains(stdout.String()+stderr.String(), "hello.js:1") })
 	if got := request(); got != "v2:x" {
 		t.Fatalf("after a broken save: %q", got)
 	}
@@ -121,7 +112,7 @@ func TestUpServesTheCLI(t *testing.T) {
 	})
 	server := "nats://" + addr
 	creds := filepath.Join(data, "admin.creds")
-	waitFor(t, "the node", func() bool {
+	testenv.Eventually(t, "the node", func() bool {
 		var out, errOut bytes.Buffer
 		return Run(context.Background(), []string{"-s", server, "--creds", creds, "ls"}, nil, &out, &errOut) == 0
 	})

@@ -11,20 +11,9 @@ import (
 	"time"
 
 	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/testenv"
 	"github.com/natsfn/natsfn/internal/worker"
 )
-
-// workerWait polls cond until it holds, failing the test after a minute.
-func workerWait(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 func workerBackend(t *testing.T, n *Node) *worker.Backend {
 	t.Helper()
@@ -49,7 +38,7 @@ func TestWorkersReaped(t *testing.T) {
 			t.Fatalf("deploy %d: %v, want 400", i, err)
 		}
 	}
-	workerWait(t, "no worker", func() bool { return b.Processes() == 0 && b.Workers() == 0 })
+	testenv.Eventually(t, "no worker", func() bool { return b.Processes() == 0 && b.Workers() == 0 })
 	t.Logf("after 20 failed deploys in 20 namespaces: %d processes, %d workers", b.Processes(), b.Workers())
 
 	c, nc := nsClient(t, n, "ns-0")
@@ -63,7 +52,7 @@ func TestWorkersReaped(t *testing.T) {
 	if _, err := c.Remove(t.Context(), "f"); err != nil {
 		t.Fatal(err)
 	}
-	workerWait(t, "the worker to stop after rm", func() bool { return b.Processes() == 0 && b.Workers() == 0 })
+	testenv.Eventually(t, "the worker to stop after rm", func() bool { return b.Processes() == 0 && b.Workers() == 0 })
 }
 
 // The node starts no more workers than it may: a deploy into one more
@@ -85,7 +74,7 @@ func TestMaxWorkers(t *testing.T) {
 	if _, err := a.Remove(t.Context(), "f"); err != nil {
 		t.Fatal(err)
 	}
-	workerWait(t, "the first namespace's worker to stop", func() bool { return b.Workers() == 0 })
+	testenv.Eventually(t, "the first namespace's worker to stop", func() bool { return b.Workers() == 0 })
 	deploy(t, other, "f", `() => 2`, "f")
 }
 
@@ -117,7 +106,7 @@ func TestCheckOutOfMemorySparesFunctions(t *testing.T) {
 			}
 		}
 	}()
-	workerWait(t, "the function to answer", func() bool { return answered.Load() > 0 })
+	testenv.Eventually(t, "the function to answer", func() bool { return answered.Load() > 0 })
 	_, err := c.Deploy(t.Context(), api.FunctionSpec{Name: "bomb", Triggers: []string{"heavy.bomb"}},
 		[]byte(`const keep = []; for (let i = 0; i < 80; i++) keep.push(new Uint8Array(32 << 20).fill(1)); (() => 1)`))
 	close(quit)
@@ -149,7 +138,7 @@ func TestCheckEndsWithItsRequest(t *testing.T) {
 			go func() { done <- n.check(ctx, spec, []byte(src)) }()
 		}
 		// Two run, one waits: per namespace, checks take turns.
-		workerWait(t, "the checks to start", func() bool { return b.Processes() == 2 })
+		testenv.Eventually(t, "the checks to start", func() bool { return b.Processes() == 2 })
 
 		other, _ := nsClient(t, n, "bystander")
 		deploy(t, other, "g", `() => "fine"`, "g")
@@ -168,6 +157,6 @@ func TestCheckEndsWithItsRequest(t *testing.T) {
 				t.Fatalf("%s: check ended with %v, want its request's end", src, err)
 			}
 		}
-		workerWait(t, "the check processes to go", func() bool { return b.Processes() == 0 })
+		testenv.Eventually(t, "the check processes to go", func() bool { return b.Processes() == 0 })
 	}
 }

@@ -10,19 +10,8 @@ import (
 	"github.com/natsfn/natsfn/internal/engine"
 	"github.com/natsfn/natsfn/internal/executor"
 	"github.com/natsfn/natsfn/internal/pool"
+	"github.com/natsfn/natsfn/internal/testenv"
 )
-
-// waitFor polls cond until it holds, failing the test after a minute.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // settled says whether the namespace's worker is a process other than
 // before, alive, and has answered every load and unload sent to it.
@@ -84,7 +73,7 @@ func TestRestartServesNewestVersion(t *testing.T) {
 	expect("v2")
 	for range 3 {
 		proc := kill()
-		waitFor(t, "the restarted worker", func() bool { return settled(b, "deploys", proc) })
+		testenv.Eventually(t, "the restarted worker", func() bool { return settled(b, "deploys", proc) })
 		expect("v2")
 	}
 	proc := kill()
@@ -93,7 +82,7 @@ func TestRestartServesNewestVersion(t *testing.T) {
 		defer close(closed)
 		old.Close()
 	}()
-	waitFor(t, "the restarted worker", func() bool { return settled(b, "deploys", proc) })
+	testenv.Eventually(t, "the restarted worker", func() bool { return settled(b, "deploys", proc) })
 	<-closed
 	expect("v2")
 	current.Close()
