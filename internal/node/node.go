@@ -188,8 +188,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n.store, err = store.Open(ctx, js); err != nil {
-		return nil, fmt.Errorf("natsfn: open desired state (is JetStream enabled?): %w", err)
+	if n.store, err = n.openStore(ctx, js); err != nil {
+		return nil, err
 	}
 	if n.backend, err = n.chooseBackend(); err != nil {
 		return nil, err
@@ -280,6 +280,40 @@ func (n *Node) Close() error {
 		}
 	})
 	return nil
+}
+
+// Waiting for JetStream at start: each attempt is bounded, and the pause
+// between attempts doubles up to a ceiling.
+const (
+	openAttemptTimeout = 10 * time.Second
+	openBackoffMin     = 250 * time.Millisecond
+	openBackoffMax     = 10 * time.Second
+)
+
+// openStore opens the desired state, waiting for JetStream for as long as
+// ctx allows: on a cluster a node may start while a server is down or no
+// meta leader is elected yet, and should serve once one is, not exit.
+func (n *Node) openStore(ctx context.Context, js jetstream.JetStream) (*store.Store, error) {
+	backoff := openBackoffMin
+	for {
+		attempt, cancel := context.WithTimeout(ctx, openAttemptTimeout)
+		st, err := store.Open(attempt, js)
+		cancel()
+		if err == nil {
+			return st, nil
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("natsfn: open desired state (is JetStream enabled and reachable?): %w", err)
+		}
+		n.log.Warn("waiting for JetStream to open the desired state (is it enabled, and does the cluster have a leader?)",
+			"err", err, "retry_in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("natsfn: open desired state (is JetStream enabled and reachable?): %w", err)
+		}
+		backoff = min(2*backoff, openBackoffMax)
+	}
 }
 
 // connect opens a connection of this node's: in memory to the embedded
