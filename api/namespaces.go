@@ -69,3 +69,22 @@ type NamespaceCreds struct {
 type NamespaceList struct {
 	Namespaces []NamespaceInfo `json:"namespaces"`
 }
+
+// NodesSubject is where every node of a NATS system answers who it is, in
+// natsfn's own account: a request gathers one NodeInfo per node.
+const NodesSubject = AdminPrefix + ".nodes"
+
+// NodeInfo is one node as it describes itself.
+type NodeInfo struct {
+	Name    string    `json:"name"`
+	Started time.Time `json:"started"`
+	// Server is the NATS server the node is connected to (its name, or its
+	// URL without credentials); Embedded says the node runs it.
+	Server   string `json:"server"`
+	Embedded bool   `json:"embedded"`
+	// Sandbox is how functions run: "process" (sandboxed workers),
+	// "plain" (worker processes without the sandbox) or "none".
+	Sandbox    string `json:"sandbox"`
+	Namespaces int    `json:"namespaces"`
+	Functions  int    `json:"functions"`
+}

@@ -2,11 +2,15 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/synadia-io/orbit.go/natsext"
 
 	"github.com/natsfn/natsfn/api"
 )
@@ -79,4 +83,43 @@ func (a *Admin) NamespaceCreds(ctx context.Context, name string, ttl time.Durati
 	var out api.NamespaceCreds
 	err := a.request(ctx, api.OpNamespaceCreds, api.NamespaceRequest{Name: name, TTL: api.Duration(ttl)}, &out)
 	return &out, err
+}
+
+// nodesStall is how long Nodes waits for one more node after the last
+// answer: nodes answer at once, so a quiet gap means they all have.
+const nodesStall = 300 * time.Millisecond
+
+// Nodes asks every node of the NATS system who it is, sorted by name.
+func (a *Admin) Nodes(ctx context.Context) ([]api.NodeInfo, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.timeout)
+		defer cancel()
+	}
+	replies, err := natsext.RequestMany(ctx, a.nc, api.NodesSubject, nil, natsext.RequestManyStall(nodesStall))
+	if err != nil {
+		return nil, fmt.Errorf("natsfn: nodes: %w", err)
+	}
+	var out []api.NodeInfo
+	for m, err := range replies {
+		if errors.Is(err, nats.ErrNoResponders) {
+			return nil, fmt.Errorf("%w (on %s)", ErrNotAdmin, a.nc.ConnectedUrlRedacted())
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			break // those that answered in time
+		}
+		if err != nil {
+			return nil, fmt.Errorf("natsfn: nodes: %w", err)
+		}
+		var r api.Response[api.NodeInfo]
+		if json.Unmarshal(m.Data, &r) != nil || r.Data == nil {
+			continue // not a node's answer
+		}
+		out = append(out, *r.Data)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("natsfn: nodes: no node answered in time")
+	}
+	slices.SortFunc(out, func(x, y api.NodeInfo) int { return strings.Compare(x.Name, y.Name) })
+	return out, nil
 }

@@ -13,7 +13,7 @@ import (
 // The administrator makes namespaces and hands out their credentials; a
 // tenant works in its own namespace only, and loses access with it.
 func TestNamespacesCLI(t *testing.T) {
-	n, err := node.Start(context.Background(), node.Config{Listen: "127.0.0.1:-1", DataDir: t.TempDir(), Sandbox: "none"})
+	n, err := node.Start(context.Background(), node.Config{Listen: "127.0.0.1:-1", DataDir: t.TempDir(), Sandbox: "none", Name: "cli-node"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +43,9 @@ func TestNamespacesCLI(t *testing.T) {
 	}
 	code, _, stderr = run(t, "", "ns", "add", "team-a", "-s", url, "--creds", admin)
 	oneLine("ns add twice", code, stderr)
+	if code, stdout, stderr = run(t, "", "nodes", "-s", url, "--creds", admin); code != 0 || !strings.Contains(stdout, "cli-node") || !strings.Contains(stdout, "(embedded)") {
+		t.Errorf("nodes: %d %q %q", code, stdout, stderr)
+	}
 
 	// The tenant deploys and calls in its own namespace, without naming it.
 	fn := writeFile(t, "hello.js", `(s, p) => "hello " + p.text()`)
@@ -61,6 +64,8 @@ func TestNamespacesCLI(t *testing.T) {
 	oneLine("tenant ls -n default", code, stderr)
 	code, _, stderr = run(t, "", "ns", "ls", "-s", url, "--creds", credsA)
 	oneLine("tenant ns ls", code, stderr)
+	code, _, stderr = run(t, "", "nodes", "-s", url, "--creds", credsA)
+	oneLine("tenant nodes", code, stderr)
 	// Nor does the default namespace see the tenant's function.
 	if code, stdout, _ = run(t, "", "ls", "-s", url, "--creds", admin); code != 0 || strings.Contains(stdout, "hello") {
 		t.Errorf("admin ls: %d %q", code, stdout)

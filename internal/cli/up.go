@@ -35,6 +35,7 @@ type nodeFlags struct {
 	workerMemory string
 	maxIsolates  int
 	maxWorkers   int
+	name         string
 	workerBudget string
 	services     string
 	disable      listFlag
@@ -48,6 +49,7 @@ func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
 	fs.StringVar(&f.sandbox, "sandbox", "auto", "how functions are isolated: `auto|process|none`")
 	fs.StringVar(&f.workerMemory, "worker-memory", "2GiB", "the memory `LIMIT` of each namespace's worker process (its cgroup)")
 	fs.IntVar(&f.maxIsolates, "max-isolates", 0, "at most `N` isolates alive at once per namespace (in process: in all); the longest idle go first (default: one per 4 MiB of --worker-memory)")
+	fs.StringVar(&f.name, "name", "", "this node's `NAME` in logs and `natsfn nodes` (default: the host name)")
 	fs.IntVar(&f.maxWorkers, "max-workers", 0, "at most `N` namespaces' workers alive at once (default 64)")
 	fs.StringVar(&f.workerBudget, "worker-budget", "", "the `SIZE` the workers' memory limits may add up to (default: twice the machine's memory)")
 	fs.StringVar(&f.services, "services", "", "a JSON `FILE` with every function's host-service limits (docs/host-services.md)")
@@ -115,6 +117,7 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 		WorkerMemory: workerMemory,
 		MaxIsolates:  f.maxIsolates,
 		MaxWorkers:   f.maxWorkers,
+		Name:         f.name,
 		// A zero budget is the node's default.
 		WorkerMemoryBudget: workerBudget,
 		Services:           servicesCfg,

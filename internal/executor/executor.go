@@ -191,6 +191,13 @@ func (e *Executor) Unload(namespace, name string) {
 	}
 }
 
+// Functions is how many function versions are served now.
+func (e *Executor) Functions() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.functions)
+}
+
 // UnloadNamespace stops serving every function of a namespace.
 func (e *Executor) UnloadNamespace(namespace string) {
 	e.mu.Lock()

@@ -32,6 +32,7 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 	switch cfg.Sandbox {
 	case "none":
 		n.log.Warn("SANDBOX OFF: functions run inside the node process, isolated by V8 isolates only (--sandbox=none); do not run untrusted code like this")
+		n.sandbox = "none"
 		return &executor.Local{Hosts: n.hosts, IdleTimeout: cfg.IdleTimeout, Budget: pool.NewBudget(cfg.MaxIsolates)}, nil
 	case "", "auto", "process":
 		path := cfg.WorkerPath
@@ -54,7 +55,9 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 			n.log.Warn("SANDBOX UNAVAILABLE: workers run as plain processes, without namespaces, seccomp or cgroup limits", "reason", err.Error())
 			spawn = worker.PlainSpawn(path, opts, cfg.Logger.With("subsystem", "worker"))
 			spawnCheck = worker.PlainSpawn(path, opts, cfg.Logger.With("subsystem", "check"))
+			n.sandbox = "plain"
 		} else {
+			n.sandbox = "process"
 			n.log.Info("functions run in sandboxed worker processes, one per namespace",
 				"memory_limit", cfg.WorkerMemory, "pids_limit", cfg.WorkerPids)
 		}

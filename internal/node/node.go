@@ -107,6 +107,8 @@ type Node struct {
 
 	tenants    tenants
 	reconciled atomic.Bool // the desired state at start is applied
+	sandbox    string      // how functions run, for NodeInfo
+	nodesSub   *nats.Subscription
 
 	backend executor.Backend
 	loaded  loadedSet
@@ -230,6 +232,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if n.admin, err = control.StartAdmin(ctx, nc, (*namespaceAdmin)(n), control.WithLogger(cfg.Logger.With("subsystem", "admin"))); err != nil {
 		return nil, err
 	}
+	if n.nodesSub, err = n.serveNodeInfo(); err != nil {
+		return nil, err
+	}
 	ok = true
 	n.log.Info("node ready", "nats", redacted(url), "name", cfg.Name)
 	return n, nil
@@ -247,6 +252,9 @@ func (n *Node) ClientURL() string {
 // server down. It is safe to call more than once.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
+		if n.nodesSub != nil {
+			_ = n.nodesSub.Unsubscribe()
+		}
 		if n.admin != nil {
 			n.admin.Close()
 		}
