@@ -49,7 +49,6 @@ func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
 	fs.StringVar(&f.sandbox, "sandbox", "auto", "how functions are isolated: `auto|process|none`")
 	fs.StringVar(&f.workerMemory, "worker-memory", "2GiB", "the memory `LIMIT` of each namespace's worker process (its cgroup)")
 	fs.IntVar(&f.maxIsolates, "max-isolates", 0, "at most `N` isolates alive at once per namespace (in process: in all); the longest idle go first (default: one per 4 MiB of --worker-memory)")
-	fs.StringVar(&f.name, "name", "", "this node's `NAME` in logs and `natsfn nodes` (default: the host name)")
 	fs.IntVar(&f.maxWorkers, "max-workers", 0, "at most `N` namespaces' workers alive at once (default 64)")
 	fs.StringVar(&f.workerBudget, "worker-budget", "", "the `SIZE` the workers' memory limits may add up to (default: twice the machine's memory)")
 	fs.StringVar(&f.services, "services", "", "a JSON `FILE` with every function's host-service limits (docs/host-services.md)")
@@ -128,6 +127,8 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("up")
 	var f nodeFlags
 	f.add(fs, "(default $XDG_DATA_HOME/natsfn or ~/.local/share/natsfn)")
+	// Only up: dev's --name names the function.
+	fs.StringVar(&f.name, "name", "", "this node's `NAME` in logs and `natsfn nodes` (default: the host name)")
 	if _, err := e.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
