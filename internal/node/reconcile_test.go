@@ -19,8 +19,10 @@ func TestAppliersIsolateSlowLoads(t *testing.T) {
 	var mu sync.Mutex
 	applied := map[string][]uint64{}
 	done := make(chan string, 100)
+	entered := make(chan string, 100)
 	a := newAppliers(ctx, func(ev store.Event) {
 		if ev.Namespace == "stuck" {
+			entered <- ev.Name
 			<-release
 		}
 		mu.Lock()
@@ -31,8 +33,14 @@ func TestAppliersIsolateSlowLoads(t *testing.T) {
 	put := func(ns, name string, rev uint64) {
 		a.enqueue(store.Event{Kind: store.EventPut, Namespace: ns, Name: name, Revision: rev})
 	}
-	// Every slot of namespace stuck is taken, and one more waits.
-	for i := range loadsPerNamespace + 1 {
+	// Every slot of namespace stuck is taken, and one more waits. Function
+	// a's first load is under way before anything else is queued, so that
+	// its later changes queue behind it rather than replace it.
+	put("stuck", "a", 1)
+	if name := <-entered; name != "a" {
+		t.Fatalf("entered %s", name)
+	}
+	for i := 1; i <= loadsPerNamespace; i++ {
 		put("stuck", string(rune('a'+i)), 1)
 	}
 	// Another namespace goes ahead.
