@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -305,4 +307,22 @@ func TestNamespaceQuota(t *testing.T) {
 	if m := invoke(t, ncSmall, "put", nil); string(m.Data) != "stored" {
 		t.Errorf("after the quota was lifted: %q %v", m.Data, m.Header)
 	}
+}
+
+// The administrator's credentials always log in: a file signed by a key
+// that is gone is written anew at start.
+func TestAdminCredsFollowTheKey(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, Config{DataDir: dir})
+	url := n.ClientURL()
+	n.Close()
+	if err := os.Remove(filepath.Join(dir, systemKeyFile)); err != nil {
+		t.Fatal(err)
+	}
+	n2 := startNode(t, Config{DataDir: dir, Listen: url[len("nats://"):]})
+	nc, err := nats.Connect(n2.ClientURL(), nats.UserCredentials(n2.AdminCreds()))
+	if err != nil {
+		t.Fatalf("admin.creds after a new key: %v", err)
+	}
+	nc.Close()
 }

@@ -153,7 +153,9 @@ func (n *Node) startSystemAccount() (nodeCreds tenancy.Creds, err error) {
 	n.server.Trust(signer.PublicKey(), acc)
 
 	path := n.AdminCreds()
-	if _, err := tenancy.ReadIdentity(path); err != nil {
+	if !tenancy.IssuedBy(path, signer.PublicKey()) {
+		// Missing, or signed by a key that is gone: a file that cannot
+		// log in would only mislead.
 		admin, err := signer.Mint("natsfn-admin", tenancy.Admin, "", nil, 0)
 		if err != nil {
 			return tenancy.Creds{}, err

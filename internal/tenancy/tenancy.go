@@ -205,6 +205,21 @@ func ReadIdentity(path string) (Identity, error) {
 	return id, nil
 }
 
+// IssuedBy says whether the credentials file at path holds a user JWT that
+// the key issuer signed.
+func IssuedBy(path, issuer string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	token, err := jwt.ParseDecoratedJWT(data)
+	if err != nil {
+		return false
+	}
+	uc, err := jwt.DecodeUserClaims(token)
+	return err == nil && uc.Issuer == issuer
+}
+
 // WriteFile writes a secret (a seed, a credentials file) readable by its
 // owner only, replacing what was there.
 func WriteFile(path string, data []byte) error {

@@ -88,3 +88,16 @@ func TestLoadOrCreateKey(t *testing.T) {
 		t.Errorf("a user seed signs: %v", err)
 	}
 }
+
+func TestIssuedBy(t *testing.T) {
+	_, seed, _ := NewAccount()
+	signer, _ := NewSigner(seed, "")
+	_, otherSeed, _ := NewAccount()
+	other, _ := NewSigner(otherSeed, "")
+	c, _ := signer.Mint("u", Admin, "", nil, 0)
+	path := filepath.Join(t.TempDir(), "admin.creds")
+	WriteFile(path, c.File())
+	if !IssuedBy(path, signer.PublicKey()) || IssuedBy(path, other.PublicKey()) || IssuedBy(path+".missing", signer.PublicKey()) {
+		t.Error("IssuedBy is wrong")
+	}
+}
