@@ -128,6 +128,21 @@ func (e *env) connectAdmin() (*nats.Conn, error) {
 	return e.dial(nats.UserCredentials(path))
 }
 
+// admin connects as the administrator and returns the administrator's API
+// client, and the function that closes it.
+func (e *env) admin() (*client.Admin, func(), error) {
+	nc, err := e.connectAdmin()
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := client.NewAdmin(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return a, nc.Close, nil
+}
+
 // connect connects as someone who works in the command's namespace: the
 // holder of --creds (or $NATS_CREDS, or the local node's administrator),
 // or an anonymous client. The administrator works in a namespace through

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"text/tabwriter"
 	"time"
-
-	"github.com/natsfn/natsfn/client"
 )
 
 // runNodes lists the nodes of the NATS system: the administrator's command.
@@ -15,15 +13,11 @@ func runNodes(ctx context.Context, e *env, args []string) error {
 	if _, err := e.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	nc, err := e.connectAdmin()
+	admin, closeConn, err := e.admin()
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	admin, err := client.NewAdmin(nc)
-	if err != nil {
-		return err
-	}
+	defer closeConn()
 	nodes, err := admin.Nodes(ctx)
 	if err != nil {
 		return err

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/natsfn/natsfn/api"
-	"github.com/natsfn/natsfn/client"
 	"github.com/natsfn/natsfn/internal/tenancy"
 )
 
@@ -72,15 +71,11 @@ func runNS(ctx context.Context, e *env, args []string) error {
 		}
 	}
 
-	nc, err := e.connectAdmin()
+	admin, closeConn, err := e.admin()
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	admin, err := client.NewAdmin(nc)
-	if err != nil {
-		return err
-	}
+	defer closeConn()
 	switch op {
 	case "ls":
 		list, err := admin.Namespaces(ctx)

@@ -89,3 +89,22 @@ func TestNamespacesCLI(t *testing.T) {
 		}
 	}
 }
+
+// On the machine of a node with the default data directory, the CLI uses
+// that node's administrator credentials without being told.
+func TestLocalAdminCredsFound(t *testing.T) {
+	dir := filepath.Join(os.Getenv("XDG_DATA_HOME"), "natsfn")
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	n, err := node.Start(context.Background(), node.Config{Listen: "127.0.0.1:-1", DataDir: dir, Sandbox: "none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	fn := writeFile(t, "hi.js", `(s, p) => "hi " + p.text()`)
+	if code, stdout, stderr := run(t, "", "deploy", fn, "--trigger", "hi", "-s", n.ClientURL()); code != 0 || !strings.HasPrefix(stdout, "deployed default/hi") {
+		t.Fatalf("deploy without --creds: %d %q %q", code, stdout, stderr)
+	}
+	if code, stdout, stderr := run(t, "", "ns", "ls", "-s", n.ClientURL()); code != 0 || !strings.Contains(stdout, "default") {
+		t.Fatalf("ns ls without --creds: %d %q %q", code, stdout, stderr)
+	}
+}
