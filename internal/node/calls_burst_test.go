@@ -14,6 +14,18 @@ import (
 	"github.com/natsfn/natsfn/internal/testenv"
 )
 
+// callPaths are the ways a call can reach a function: in the node's
+// process, in a worker that takes its calls from NATS, and in a worker the
+// node relays them to (a NATS system whose accounts natsfn does not own).
+var callPaths = []struct {
+	name string
+	cfg  func(t *testing.T) Config
+}{
+	{"in-process", func(*testing.T) Config { return Config{Sandbox: "none"} }},
+	{"worker", func(*testing.T) Config { return Config{} }},
+	{"relay", func(t *testing.T) Config { return Config{ServerURL: testenv.NATS(t)} }},
+}
+
 // burstSize is the burst of the hardening issue: 5,000 requests at once.
 const burstSize = 5000
 
@@ -22,14 +34,7 @@ const burstSize = 5000
 // error reply with a code (429 past the queue). None is dropped by NATS
 // as a slow consumer.
 func TestCallsBurstAllAnswered(t *testing.T) {
-	for _, path := range []struct {
-		name string
-		cfg  func(t *testing.T) Config
-	}{
-		{"in-process", func(*testing.T) Config { return Config{Sandbox: "none"} }},
-		{"worker", func(*testing.T) Config { return Config{} }},
-		{"relay", func(t *testing.T) Config { return Config{ServerURL: testenv.NATS(t)} }},
-	} {
+	for _, path := range callPaths {
 		t.Run(path.name, func(t *testing.T) {
 			n := startNode(t, path.cfg(t))
 			c, nc := newClient(t, n)

@@ -7,21 +7,13 @@ import (
 	"time"
 
 	"github.com/natsfn/natsfn/api"
-	"github.com/natsfn/natsfn/internal/testenv"
 )
 
 // A reply larger than the server's max_payload (1 MiB here) cannot be
 // published: the caller gets 413 instead of a timeout, and the function's
 // log says why, on every path a call can take.
 func TestCallsReplyTooLarge(t *testing.T) {
-	for _, path := range []struct {
-		name string
-		cfg  func(t *testing.T) Config
-	}{
-		{"in-process", func(*testing.T) Config { return Config{Sandbox: "none"} }},
-		{"worker", func(*testing.T) Config { return Config{} }},
-		{"relay", func(t *testing.T) Config { return Config{ServerURL: testenv.NATS(t)} }},
-	} {
+	for _, path := range callPaths {
 		t.Run(path.name, func(t *testing.T) {
 			n := startNode(t, path.cfg(t))
 			c, nc := newClient(t, n)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/natsfn/natsfn/api"
 )
 
@@ -18,32 +20,47 @@ func watchBystander(t *testing.T, n *Node) (stop func() (ok, failed int64)) {
 	if _, err := c.Deploy(context.Background(), api.FunctionSpec{Name: "echo", Triggers: []string{"bystander.echo"}}, []byte(`(s, p) => p`)); err != nil {
 		t.Fatal(err)
 	}
-	var okCount, failCount atomic.Int64
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
+	calls := keepCalling(nc, "bystander.echo", "still here")
+	return calls.stop
+}
+
+// caller calls a function over and over until stop, counting the calls
+// answered with the payload and those that were not.
+type caller struct {
+	ok, failed atomic.Int64
+	quit       chan struct{}
+	wg         sync.WaitGroup
+}
+
+func keepCalling(nc *nats.Conn, subject, payload string) *caller {
+	c := &caller{quit: make(chan struct{})}
+	c.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer c.wg.Done()
 		for {
 			select {
-			case <-quit:
+			case <-c.quit:
 				return
 			default:
 			}
-			m, err := nc.Request("bystander.echo", []byte("still here"), 2*time.Second)
-			if err != nil || string(m.Data) != "still here" {
-				failCount.Add(1)
+			// Patient: a busy machine must not count as a failed call.
+			m, err := nc.Request(subject, []byte(payload), 10*time.Second)
+			if err != nil || string(m.Data) != payload {
+				c.failed.Add(1)
 			} else {
-				okCount.Add(1)
+				c.ok.Add(1)
 			}
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond) // pace, not wait
 		}
 	}()
-	return func() (int64, int64) {
-		close(quit)
-		wg.Wait()
-		return okCount.Load(), failCount.Load()
-	}
+	return c
+}
+
+// stop ends the calls and says how many were answered and how many not.
+func (c *caller) stop() (ok, failed int64) {
+	close(c.quit)
+	c.wg.Wait()
+	return c.ok.Load(), c.failed.Load()
 }
 
 func deployIn(t *testing.T, n *Node, namespace string, spec api.FunctionSpec, src string) {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -260,22 +261,15 @@ func TestReplySubjectsCannotAct(t *testing.T) {
 // waitLog waits until a function has logged want at least count times.
 func waitLog(t *testing.T, c *client.Client, name, want string, count int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Eventually(t, fmt.Sprintf("%s to log %q %d times", name, want, count), func() bool {
 		seen := 0
 		err := c.Logs(context.Background(), name, false, -1, func(e api.LogEntry) {
 			if strings.Contains(e.Message, want) {
 				seen++
 			}
 		})
-		if err == nil && seen >= count {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s logged %q %d times (%v), want %d", name, want, seen, err, count)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && seen >= count
+	})
 }
 
 // A namespace over its storage quota gets QUOTA_EXCEEDED; another is

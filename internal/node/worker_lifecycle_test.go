@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,35 +85,16 @@ func TestCheckOutOfMemorySparesFunctions(t *testing.T) {
 	c, nc := nsClient(t, n, "heavy")
 	deploy(t, c, "ok", `(s, p) => p`, "heavy.ok")
 
-	var answered, failed atomic.Int64
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-quit:
-				return
-			default:
-			}
-			if m, err := nc.Request("heavy.ok", []byte("hi"), 10*time.Second); err != nil || string(m.Data) != "hi" {
-				failed.Add(1)
-			} else {
-				answered.Add(1)
-			}
-		}
-	}()
-	testenv.Eventually(t, "the function to answer", func() bool { return answered.Load() > 0 })
+	calls := keepCalling(nc, "heavy.ok", "hi")
+	testenv.Eventually(t, "the function to answer", func() bool { return calls.ok.Load() > 0 })
 	_, err := c.Deploy(t.Context(), api.FunctionSpec{Name: "bomb", Triggers: []string{"heavy.bomb"}},
 		[]byte(`const keep = []; for (let i = 0; i < 80; i++) keep.push(new Uint8Array(32 << 20).fill(1)); (() => 1)`))
-	close(quit)
-	wg.Wait()
+	answered, failed := calls.stop()
 	if api.CodeOf(err) != api.CodeTooLarge || !strings.Contains(err.Error(), "memory") {
 		t.Fatalf("deploy of a 2.5 GiB top level: %v, want 413 about memory", err)
 	}
-	if failed.Load() > 0 {
-		t.Fatalf("the running function failed %d times (answered %d) during the check", failed.Load(), answered.Load())
+	if failed > 0 {
+		t.Fatalf("the running function failed %d times (answered %d) during the check", failed, answered)
 	}
 	if m := invoke(t, nc, "heavy.ok", []byte("after")); string(m.Data) != "after" {
 		t.Fatalf("after the check: %q %v", m.Data, m.Header)
