@@ -15,6 +15,7 @@ import (
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/pool"
+	"github.com/natsfn/natsfn/internal/stats"
 )
 
 // ErrClosed is returned by Load after Close.
@@ -45,6 +46,10 @@ type Callbacks struct {
 	Done pool.DoneFunc
 	// Console receives the function's console lines.
 	Console func(level, line string)
+	// Stats counts the function's calls; a Runner that answers calls
+	// itself (SelfServing) adds what it counted, the executor counts the
+	// others. Nil counts nothing.
+	Stats *stats.Function
 }
 
 // Backend runs JavaScript somewhere.
@@ -68,6 +73,8 @@ type Config struct {
 	Logger  *slog.Logger
 	// Node names this node in log entries.
 	Node string
+	// Stats, when set, gives the counters of each function's calls.
+	Stats func(namespace, name string) *stats.Function
 }
 
 // Executor serves functions. Its methods are safe for concurrent use. No
@@ -198,6 +205,37 @@ func (e *Executor) Functions() int {
 	return len(e.functions)
 }
 
+// IsolateCounter is a Runner that knows how many isolates it has alive.
+type IsolateCounter interface {
+	Isolates() int
+}
+
+// Served is one function version served, as Usage reports it.
+type Served struct {
+	Namespace, Name string
+	// Isolates alive for it (0 where its Runner does not say).
+	Isolates int
+}
+
+// Usage lists the function versions served now.
+func (e *Executor) Usage() []Served {
+	e.mu.Lock()
+	fs := make([]*Function, 0, len(e.functions))
+	for _, f := range e.functions {
+		fs = append(fs, f)
+	}
+	e.mu.Unlock()
+	out := make([]Served, 0, len(fs))
+	for _, f := range fs {
+		s := Served{Namespace: f.cfg.Info.Spec.Namespace, Name: f.cfg.Info.Spec.Name}
+		if c, ok := f.runner.(IsolateCounter); ok {
+			s.Isolates = c.Isolates()
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // UnloadNamespace stops serving every function of a namespace.
 func (e *Executor) UnloadNamespace(namespace string) {
 	e.mu.Lock()
@@ -245,7 +283,11 @@ func (e *Executor) start(ctx context.Context, info api.FunctionInfo, script []by
 			return nil, err
 		}
 	}
-	f := NewFunction(FunctionConfig{Conn: conn, Info: info, Logger: e.cfg.Logger, Node: e.cfg.Node})
+	var counts *stats.Function
+	if e.cfg.Stats != nil {
+		counts = e.cfg.Stats(info.Spec.Namespace, info.Spec.Name)
+	}
+	f := NewFunction(FunctionConfig{Conn: conn, Info: info, Logger: e.cfg.Logger, Node: e.cfg.Node, Stats: counts})
 	runner, err := e.cfg.Backend.Start(ctx, info, script, f.Callbacks())
 	if err != nil {
 		return nil, err

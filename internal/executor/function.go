@@ -16,6 +16,7 @@ import (
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/engine"
 	"github.com/natsfn/natsfn/internal/pool"
+	"github.com/natsfn/natsfn/internal/stats"
 )
 
 // FunctionConfig configures the serving of one function version.
@@ -32,6 +33,8 @@ type FunctionConfig struct {
 	// Track, when set, hears of every message with a reply before the
 	// function runs and again once it is answered.
 	Track Tracker
+	// Stats, when set, counts the calls answered here.
+	Stats *stats.Function
 }
 
 // Tracker follows the messages a function owes a reply, so that someone
@@ -74,7 +77,9 @@ func NewFunction(cfg FunctionConfig) *Function {
 }
 
 // Callbacks are what the function's Runner reports to.
-func (f *Function) Callbacks() Callbacks { return Callbacks{Done: f.done, Console: f.log} }
+func (f *Function) Callbacks() Callbacks {
+	return Callbacks{Done: f.done, Console: f.log, Stats: f.cfg.Stats}
+}
 
 // QueueGroup is the queue group of a function's subscriptions: every node
 // (and every version during a redeploy) shares it, so each message runs
@@ -133,11 +138,12 @@ func (f *Function) handle(msg *nats.Msg) {
 		f.log("warn", "reply subject "+strconv.Quote(truncate(reply, 64))+" refused: replies never go to $ subjects; the function runs without replying")
 		reply = ""
 	}
-	job := &pool.Job{Subject: msg.Subject, Reply: reply, Headers: msg.Header, Payload: msg.Data}
+	job := &pool.Job{Subject: msg.Subject, Reply: reply, Headers: msg.Header, Payload: msg.Data, Received: time.Now()}
 	if f.cfg.Track != nil && reply != "" {
 		job.Ref = f.cfg.Track.Begin(reply)
 	}
 	if !f.runner.Submit(job) {
+		f.cfg.Stats.Call(time.Since(job.Received), api.CodeTooMany)
 		f.replyError(reply, api.Errorf(api.CodeTooMany, "function is over its concurrency"))
 		f.untrack(job)
 	}
@@ -154,23 +160,34 @@ func (f *Function) untrack(job *pool.Job) {
 func (f *Function) done(job *pool.Job, res engine.Result) {
 	defer f.untrack(job)
 	if res.Err != nil {
+		f.cfg.Stats.Call(time.Since(job.Received), res.Err.Code)
 		f.log("error", "invocation on "+job.Subject+" failed: "+res.Err.Message+": "+res.Detail)
 		f.replyError(job.Reply, res.Err)
 		return
 	}
 	if job.Reply == "" {
+		f.cfg.Stats.Call(time.Since(job.Received), 0)
 		return
 	}
 	// NATS refuses to publish past max_payload; checked here so that the
-	// caller hears why instead of timing out.
+	// caller hears why instead of timing out. Counted before the reply
+	// goes out, so whoever has the reply finds the call counted.
+	maxPayload := f.cfg.Conn.MaxPayload()
 	err := errTooLarge
-	if max := f.cfg.Conn.MaxPayload(); max <= 0 || int64(len(res.Body)) <= max {
+	if maxPayload <= 0 || int64(len(res.Body)) <= maxPayload {
+		err = nil
+		f.cfg.Stats.Call(time.Since(job.Received), 0)
+	} else {
+		f.cfg.Stats.Call(time.Since(job.Received), api.CodeTooLarge)
+	}
+	if err == nil {
 		err = f.cfg.Conn.Publish(job.Reply, res.Body)
 	}
+	tooLarge := errors.Is(err, errTooLarge) || errors.Is(err, nats.ErrMaxPayload)
 	switch {
-	case errors.Is(err, errTooLarge), errors.Is(err, nats.ErrMaxPayload):
+	case tooLarge:
 		f.log("error", fmt.Sprintf("invocation on %s failed: its reply of %d bytes is larger than the server's max_payload (%d)",
-			job.Subject, len(res.Body), f.cfg.Conn.MaxPayload()))
+			job.Subject, len(res.Body), maxPayload))
 		f.replyError(job.Reply, api.Errorf(api.CodeTooLarge, "reply larger than the server's max_payload"))
 	case err != nil:
 		f.logger.Warn("reply failed", "err", err)

@@ -27,6 +27,8 @@ type Job struct {
 	Payload     []byte
 	// Ref is the caller's own reference (the NATS message, a request id).
 	Ref any
+	// Received is when the message arrived, for the call's latency.
+	Received time.Time
 }
 
 // DoneFunc receives the result of a job on the goroutine that ran it.
@@ -82,6 +84,8 @@ type Pool struct {
 	closeOnce sync.Once
 
 	workers atomic.Int32
+	// isolates counts the isolates alive.
+	isolates atomic.Int32
 	// idle counts the workers waiting for a job that no queued job has
 	// claimed yet: each job Submit queues claims one, or starts a worker
 	// for itself, so a burst gets as many isolates as it has jobs (up to
@@ -158,7 +162,7 @@ func (p *Pool) work() {
 	held := p.cfg.Budget.holder()
 	drop := func() {
 		if iso != nil {
-			iso.Dispose()
+			p.dispose(iso)
 			iso = nil
 		}
 		held.release()
@@ -243,6 +247,7 @@ func (p *Pool) run(iso *engine.Isolate, job *Job) (kept *engine.Isolate, started
 				Detail: fmt.Sprintf("natsfn panicked running it: %v\n%s", r, debug.Stack())})
 		}
 		if iso != nil {
+			p.isolates.Add(-1)
 			disposeAfterPanic(iso)
 		}
 		kept, started = nil, now
@@ -254,6 +259,7 @@ func (p *Pool) run(iso *engine.Isolate, job *Job) (kept *engine.Isolate, started
 			p.cfg.Done(job, engine.Result{Err: api.Errorf(api.CodeInternal, "function failed to start"), Detail: err.Error()})
 			return nil, now
 		}
+		p.isolates.Add(1)
 	}
 	ctx = &callContext{deadline: now.Add(p.cfg.Timeout)}
 	if testHookInvoke != nil {
@@ -267,11 +273,21 @@ func (p *Pool) run(iso *engine.Isolate, job *Job) (kept *engine.Isolate, started
 	// Done has sent or copied the reply: a large call's buffer can go.
 	iso.Trim()
 	if iso.Broken() {
-		iso.Dispose()
+		broken := iso
+		iso = nil // counted as gone even if disposing panics
+		p.dispose(broken)
 		return nil, now
 	}
 	return iso, now
 }
+
+func (p *Pool) dispose(iso *engine.Isolate) {
+	p.isolates.Add(-1)
+	iso.Dispose()
+}
+
+// Isolates is the number of isolates alive in the pool.
+func (p *Pool) Isolates() int { return int(p.isolates.Load()) }
 
 // disposeAfterPanic disposes of an isolate whose invocation panicked; a
 // second panic leaves it to the garbage collector rather than ending the

@@ -6,6 +6,7 @@ package worker
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/natsfn/natsfn/internal/engine"
 	"github.com/natsfn/natsfn/internal/executor"
 	"github.com/natsfn/natsfn/internal/pool"
+	"github.com/natsfn/natsfn/internal/stats"
 )
 
 // Process is a started worker process.
@@ -393,6 +395,8 @@ type remoteFunction struct {
 	host     engine.Host
 	release  func()
 	inFlight atomic.Int32
+	// isolates is what the worker last reported alive for it.
+	isolates atomic.Int32
 	// Guarded by workerConn.mu. loaded: a worker has loaded it, so a
 	// restarted one gets it again; unloading: it is going away, so a
 	// restarted one does not.
@@ -728,6 +732,11 @@ func (w *workerConn) died(how string) {
 			p.ch <- nil
 		}
 	}
+	w.mu.Lock()
+	for _, fn := range w.functions {
+		fn.isolates.Store(0) // gone with the process
+	}
+	w.mu.Unlock()
 }
 
 func (w *workerConn) dispatch(inc *incarnation, f *frame) {
@@ -753,6 +762,8 @@ func (w *workerConn) dispatch(inc *incarnation, f *frame) {
 		}
 	case frameHost:
 		w.hostCall(inc, f)
+	case frameStats:
+		w.stats(f.field(0))
 	case frameCheckResult, frameLoadResult, frameUnloaded:
 		w.mu.Lock()
 		p, ok := w.waiting[f.id]
@@ -769,6 +780,25 @@ func (w *workerConn) dispatch(inc *incarnation, f *frame) {
 			p.ch <- f
 		case f.typ == frameLoadResult && f.str(0) != "":
 			w.log.Error("a restarted worker could not load a function again", "function", p.fn.info.Spec.Name, "err", f.str(0))
+		}
+	}
+}
+
+// stats takes a worker's report of what it counted. The worker may be
+// hostile: it can only misreport its own namespace's functions, and the
+// records are read within the frame's bounds.
+func (w *workerConn) stats(records []byte) {
+	for len(records) >= 16 {
+		id := binary.LittleEndian.Uint64(records)
+		isolates := binary.LittleEndian.Uint64(records[8:])
+		counts, rest, ok := stats.Parse(records[16:])
+		if !ok {
+			return
+		}
+		records = rest
+		if fn := w.function(id); fn != nil {
+			fn.isolates.Store(int32(min(isolates, math.MaxInt32)))
+			fn.cb.Stats.Add(&counts)
 		}
 	}
 }
@@ -879,6 +909,10 @@ type remoteRunner struct {
 	w  *workerConn
 	fn *remoteFunction
 }
+
+// Isolates is what the worker last reported alive for the function
+// (executor.IsolateCounter).
+func (r *remoteRunner) Isolates() int { return int(r.fn.isolates.Load()) }
 
 // ServesTriggers says whether the worker subscribes the function's
 // triggers on its own NATS connection (executor.SelfServing).

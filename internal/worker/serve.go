@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/natsfn/natsfn/internal/engine"
 	"github.com/natsfn/natsfn/internal/executor"
 	"github.com/natsfn/natsfn/internal/pool"
+	"github.com/natsfn/natsfn/internal/stats"
 )
 
 // ServeOptions configure the worker side.
@@ -35,7 +37,14 @@ type ServeOptions struct {
 	NATSFd, InFlightFd int
 	// Logger receives the worker's own warnings; nil discards them.
 	Logger *slog.Logger
+	// StatsInterval is how often the worker reports its counts to the
+	// node; 0 means DefaultStatsInterval.
+	StatsInterval time.Duration
 }
+
+// DefaultStatsInterval is how often a worker reports what it counted: the
+// calls it answered itself, and its isolates alive.
+const DefaultStatsInterval = time.Second
 
 // Serve runs the worker side of the protocol on conn until the node closes
 // it: it loads functions into pools, runs invocations and sends host calls
@@ -59,6 +68,8 @@ func Serve(conn io.ReadWriter, opts ServeOptions) error {
 	if err := s.out.send(frameReady, 0); err != nil {
 		return err
 	}
+	stopReports := s.startReports()
+	defer stopReports()
 	r := newFrameReader(conn)
 	for {
 		f, err := readFrame(r)
@@ -95,6 +106,10 @@ type server struct {
 	nc       *nats.Conn
 	inFlight *inFlight
 	closing  atomic.Bool
+
+	// reportMu serialises stats reports, and guards each function's
+	// reportedIsolates.
+	reportMu sync.Mutex
 }
 
 // versions are the loaded versions of one function. With a NATS
@@ -122,6 +137,10 @@ type workerFunction struct {
 	// served are the subscriptions of each time this version served, the
 	// last one current while it is the serving version.
 	served []*executor.Function
+	// stats counts the calls it answers on the worker's own connection;
+	// reportedIsolates is what the node last heard of its isolates.
+	stats            stats.Function
+	reportedIsolates int
 }
 
 // newer orders versions: by revision, then by the node's function id,
@@ -256,7 +275,7 @@ func (s *server) load(f *frame) {
 	cfg := pool.SpecConfig(info.Spec, prog, &remoteHost{s: s, fn: id}, console)
 	cfg.QueueLength, cfg.IdleTimeout, cfg.Done, cfg.Budget = s.opts.QueueLength, s.opts.IdleTimeout, s.done, s.budget
 	if s.nc != nil {
-		wf.direct = executor.FunctionConfig{Conn: s.nc, Info: info, Logger: s.opts.Logger, Log: console, Track: s.inFlight}
+		wf.direct = executor.FunctionConfig{Conn: s.nc, Info: info, Logger: s.opts.Logger, Log: console, Track: s.inFlight, Stats: &wf.stats}
 		// Any Function with this configuration answers the pool's jobs.
 		cfg.Done = executor.NewFunction(wf.direct).Callbacks().Done
 	}
@@ -355,6 +374,7 @@ func (s *server) unload(f *frame) {
 		}
 		v.mu.Unlock()
 		wf.close()
+		s.report([]*workerFunction{wf}) // its last calls, before it is gone
 	}
 	s.out.send(frameUnloaded, f.id)
 }
@@ -522,5 +542,61 @@ func (h *remoteHost) Call(ctx context.Context, op string, args, body []byte) (an
 		// The call stays in s.calls: the node still counts it until it
 		// answers, and so must the gate.
 		return nil, nil, &engine.HostError{Type: "Error", Code: "TIMEOUT", Message: "the invocation ran out of time"}
+	}
+}
+
+// startReports reports the worker's counts to the node every
+// StatsInterval, until the returned stop is called: a batch a second
+// rather than a message per call.
+func (s *server) startReports() (stop func()) {
+	interval := s.opts.StatsInterval
+	if interval <= 0 {
+		interval = DefaultStatsInterval
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				s.mu.Lock()
+				wfs := make([]*workerFunction, 0, len(s.functions))
+				for _, wf := range s.functions {
+					wfs = append(wfs, wf)
+				}
+				s.mu.Unlock()
+				s.report(wfs)
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
+}
+
+// report sends the node what wfs counted since their last report, and
+// their isolates alive where that changed.
+func (s *server) report(wfs []*workerFunction) {
+	s.reportMu.Lock()
+	defer s.reportMu.Unlock()
+	var records []byte
+	for _, wf := range wfs {
+		c := wf.stats.Take()
+		isolates := wf.pool.Isolates()
+		if c.IsZero() && isolates == wf.reportedIsolates {
+			continue
+		}
+		wf.reportedIsolates = isolates
+		records = binary.LittleEndian.AppendUint64(records, wf.id)
+		records = binary.LittleEndian.AppendUint64(records, uint64(isolates))
+		records = c.Append(records)
+	}
+	if len(records) > 0 {
+		s.out.send(frameStats, 0, records)
 	}
 }
