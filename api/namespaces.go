@@ -71,13 +71,25 @@ type NamespaceList struct {
 }
 
 // NodesSubject is where every node of a NATS system answers who it is, in
-// natsfn's own account: a request gathers one NodeInfo per node.
+// natsfn's own account: a request gathers one NodeInfo per node. It is an
+// endpoint of the node's NATS micro service (NodeService), without a queue
+// group, so every node answers.
 const NodesSubject = AdminPrefix + ".nodes"
+
+// NodeService is the name of the NATS micro service every node runs in
+// natsfn's own account, one instance per node: `nats micro ls` and
+// `nats micro info natsfn-node` show the nodes.
+const NodeService = "natsfn-node"
 
 // NodeInfo is one node as it describes itself.
 type NodeInfo struct {
-	Name    string    `json:"name"`
+	Name string `json:"name"`
+	// Version is the natsfn build the node runs ("devel" for a build
+	// without a module version).
+	Version string    `json:"version"`
 	Started time.Time `json:"started"`
+	// ServiceID is the node's instance of the NodeService micro service.
+	ServiceID string `json:"service_id,omitempty"`
 	// Server is the NATS server the node is connected to (its name, or its
 	// URL without credentials); Embedded says the node runs it.
 	Server   string `json:"server"`
@@ -86,5 +98,23 @@ type NodeInfo struct {
 	// "plain" (worker processes without the sandbox) or "none".
 	Sandbox    string `json:"sandbox"`
 	Namespaces int    `json:"namespaces"`
-	Functions  int    `json:"functions"`
+	// Functions served, worker processes and isolates alive.
+	Functions int `json:"functions"`
+	Workers   int `json:"workers"`
+	Isolates  int `json:"isolates"`
+	// Calls this node answered since it started, and those answered with
+	// an error (a function that threw, timed out, ...).
+	Calls  uint64 `json:"calls"`
+	Errors uint64 `json:"errors"`
+	// ByNamespace breaks the numbers down per namespace.
+	ByNamespace []NamespaceUsage `json:"by_namespace,omitempty"`
+}
+
+// NamespaceUsage is what a node does for one namespace.
+type NamespaceUsage struct {
+	Namespace string `json:"namespace"`
+	Functions int    `json:"functions"`
+	Isolates  int    `json:"isolates"`
+	Calls     uint64 `json:"calls"`
+	Errors    uint64 `json:"errors"`
 }

@@ -30,7 +30,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"up", "[--server URL] [--listen ADDR] [--data DIR] [--sandbox auto|process|none]", "run a node (with an embedded NATS server unless --server)", runUp},
+		{"up", "[--server URL] [--listen ADDR] [--data DIR] [--sandbox auto|process|none] [--name NAME] [--metrics HOST:PORT]", "run a node (with an embedded NATS server unless --server)", runUp},
 		{"dev", "FILE --trigger SUBJECT... [--name NAME] [--env K=V]...", "run a node, deploy FILE, redeploy it on save and show its logs", runDev},
 		{"deploy", "FILE --trigger SUBJECT... [--name NAME] [--env K=V]... [--timeout 5s] [--memory 128MiB] [--concurrency N] [--http-allow HOST|CIDR]... [--keep-data]", "bundle FILE and deploy it as a function", runDeploy},
 		{"invoke", "SUBJECT [PAYLOAD | -]", "send a request and print the reply (- reads the payload from stdin)", runInvoke},
@@ -41,6 +41,7 @@ func commands() []command {
 		{"kv", "NAME get KEY | put KEY [VALUE | -] | del KEY | ls", "look into a function's key-value bucket", runKV},
 		{"ns", "add NAME [--max-storage SIZE] [--out FILE] | set NAME --max-storage SIZE | ls | rm NAME | creds NAME [--ttl D] [--out FILE]", "manage namespaces and their credentials (administrator)", runNS},
 		{"nodes", "", "list the nodes of the NATS system (administrator)", runNodes},
+		{"version", "", "print natsfn's version", runVersion},
 		{"bench", "[SUBJECT] [--requests N] [--inflight N] [--size BYTES]", "measure a function (a deployed echo by default) against a plain Go responder", runBench},
 	}
 }

@@ -40,6 +40,8 @@ type nodeFlags struct {
 	services     string
 	disable      listFlag
 	httpAllow    listFlag
+	metrics      string
+	metricsFns   int
 }
 
 func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
@@ -54,6 +56,8 @@ func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
 	fs.StringVar(&f.services, "services", "", "a JSON `FILE` with every function's host-service limits (docs/host-services.md)")
 	fs.Var(&f.disable, "disable", "turn a host `SERVICE` (http, kv, objectStore, messaging) off for every function; repeatable")
 	fs.Var(&f.httpAllow, "http-allow", "a `HOST|CIDR` every function may reach over HTTP although the egress policy refuses it; repeatable")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `HOST:PORT` (/metrics, and health at /healthz and /readyz)")
+	fs.IntVar(&f.metricsFns, "metrics-functions", 0, "at most `N` functions of each namespace get metrics series of their own; the others share function=\"_other\" (default 100)")
 }
 
 // config checks the flags and returns the node's configuration. The data
@@ -73,6 +77,14 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 	}
 	if f.maxWorkers < 0 {
 		return node.Config{}, usageErrorf("--max-workers %d: want a positive number", f.maxWorkers)
+	}
+	if f.metrics != "" {
+		if _, port, err := net.SplitHostPort(f.metrics); err != nil || port == "" {
+			return node.Config{}, usageErrorf("--metrics %q: want HOST:PORT, such as 127.0.0.1:9090", f.metrics)
+		}
+	}
+	if f.metricsFns < 0 {
+		return node.Config{}, usageErrorf("--metrics-functions %d: want a positive number", f.metricsFns)
 	}
 	var workerBudget int64
 	if f.workerBudget != "" {
@@ -120,6 +132,8 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 		// A zero budget is the node's default.
 		WorkerMemoryBudget: workerBudget,
 		Services:           servicesCfg,
+		Metrics:            f.metrics,
+		MetricsFunctions:   f.metricsFns,
 	}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/engine"
 	"github.com/natsfn/natsfn/internal/hostsvc"
+	"github.com/natsfn/natsfn/internal/stats"
 )
 
 // hosts makes a function's host services: the hostsvc implementation, with
@@ -34,18 +35,23 @@ func (n *Node) hosts(info api.FunctionInfo) (engine.Host, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h := &hostAdapter{svc: svc, log: n.log.With("namespace", info.Spec.Namespace, "function", info.Spec.Name)}
+	h := &hostAdapter{svc: svc, log: n.log.With("namespace", info.Spec.Namespace, "function", info.Spec.Name),
+		stats: n.stats.For(info.Spec.Namespace, info.Spec.Name)}
 	return h, func() { svc.Close() }, nil
 }
 
 // hostAdapter is a function's hostsvc.Services as the engine sees them.
 type hostAdapter struct {
-	svc *hostsvc.Services
-	log *slog.Logger
+	svc   *hostsvc.Services
+	log   *slog.Logger
+	stats *stats.Function
 }
 
+// Call runs a host-service call, in process or for a worker: both come
+// here, so this is where they are counted.
 func (h *hostAdapter) Call(ctx context.Context, op string, args, body []byte) (any, []byte, error) {
 	result, resultBody, err := h.svc.Call(ctx, op, args, body)
+	h.stats.HostCall(stats.ServiceOf(op), err != nil)
 	if err == nil {
 		return result, resultBody, nil
 	}

@@ -15,11 +15,14 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/control"
 	"github.com/natsfn/natsfn/internal/executor"
+	"github.com/natsfn/natsfn/internal/metrics"
 	"github.com/natsfn/natsfn/internal/natsserver"
+	"github.com/natsfn/natsfn/internal/stats"
 	"github.com/natsfn/natsfn/internal/store"
 	"github.com/natsfn/natsfn/internal/worker"
 )
@@ -79,6 +82,18 @@ type Config struct {
 	// 64 MiB.
 	MaxHostCalls  int
 	HostCallBytes int64
+
+	// Metrics, when set, is the HOST:PORT where the node serves Prometheus
+	// metrics (/metrics) and its health (/healthz, /readyz) over HTTP.
+	Metrics string
+	// MetricsFunctions is how many functions of each namespace get series
+	// of their own; the others share function="_other". 0 means
+	// stats.DefaultMaxFunctions.
+	MetricsFunctions int
+
+	// testHookStarting, when set, runs just before the node is ready
+	// (tests only).
+	testHookStarting func(*Node)
 }
 
 // Defaults of the per-namespace worker limits.
@@ -108,7 +123,15 @@ type Node struct {
 	tenants    tenants
 	reconciled atomic.Bool // the desired state at start is applied
 	sandbox    string      // how functions run, for NodeInfo
-	nodesSub   *nats.Subscription
+	started    time.Time
+
+	// Observability: the counts of calls, the metrics server, the micro
+	// service, and how far a starting node is (for /readyz).
+	stats   *stats.Registry
+	metrics *metrics.Server
+	service micro.Service
+	serving atomic.Bool // Start has finished: the node serves its functions
+	phase   atomic.Pointer[string]
 
 	backend executor.Backend
 	loaded  loadedSet
@@ -151,7 +174,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := cfg.Services.Config.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger.With("subsystem", "node")}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("subsystem", "node"), started: time.Now().UTC(),
+		stats: stats.NewRegistry(cfg.MetricsFunctions)}
 	runCtx, stop := context.WithCancel(context.Background())
 	n.stop = stop
 	ok := false
@@ -160,6 +184,15 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			n.Close()
 		}
 	}()
+	n.setPhase("connecting to NATS")
+	if cfg.Metrics != "" {
+		// First, so that /readyz answers while the node starts.
+		var err error
+		if n.metrics, err = metrics.Start(cfg.Metrics, n); err != nil {
+			return nil, err
+		}
+		n.log.Info("serving metrics", "url", "http://"+n.metrics.Addr()+"/metrics")
+	}
 
 	var creds nats.Option
 	if cfg.ServerURL == "" {
@@ -190,6 +223,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.setPhase("opening the desired state in JetStream")
 	if n.store, err = n.openStore(ctx, js); err != nil {
 		return nil, err
 	}
@@ -201,7 +235,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Backend: n.backend,
 		Logger:  cfg.Logger.With("subsystem", "function"),
 		Node:    cfg.Name,
+		Stats:   n.stats.For,
 	})
+	n.setPhase("loading the functions deployed")
 
 	if err := n.watchNamespaces(runCtx); err != nil {
 		return nil, fmt.Errorf("natsfn: namespaces: %w", err)
@@ -232,9 +268,13 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if n.admin, err = control.StartAdmin(ctx, nc, (*namespaceAdmin)(n), control.WithLogger(cfg.Logger.With("subsystem", "admin"))); err != nil {
 		return nil, err
 	}
-	if n.nodesSub, err = n.serveNodeInfo(); err != nil {
-		return nil, err
+	if n.service, err = n.startService(); err != nil {
+		return nil, fmt.Errorf("natsfn: micro service: %w", err)
 	}
+	if cfg.testHookStarting != nil {
+		cfg.testHookStarting(n)
+	}
+	n.serving.Store(true)
 	ok = true
 	n.log.Info("node ready", "nats", redacted(url), "name", cfg.Name)
 	return n, nil
@@ -252,8 +292,11 @@ func (n *Node) ClientURL() string {
 // server down. It is safe to call more than once.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
-		if n.nodesSub != nil {
-			_ = n.nodesSub.Unsubscribe()
+		if n.metrics != nil {
+			n.metrics.Close()
+		}
+		if n.service != nil {
+			_ = n.service.Stop()
 		}
 		if n.admin != nil {
 			n.admin.Close()
