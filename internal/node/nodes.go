@@ -143,6 +143,9 @@ func (n *Node) Gauges() metrics.Gauges {
 		g.ByNamespace = append(g.ByNamespace, *ns)
 	}
 	slices.SortFunc(g.ByNamespace, func(a, b metrics.NamespaceGauges) int { return strings.Compare(a.Namespace, b.Namespace) })
+	// Where namespaces share the node's account there are no tenants:
+	// the namespaces served are those with functions.
+	g.Namespaces = max(g.Namespaces, len(g.ByNamespace))
 	return g
 }
 
