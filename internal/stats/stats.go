@@ -150,7 +150,9 @@ func (f *Function) Add(c *Counts) {
 }
 
 // Snapshot reads the counters.
-func (f *Function) Snapshot() Counts { return f.read(func(a *atomic.Uint64) uint64 { return a.Load() }) }
+func (f *Function) Snapshot() Counts {
+	return f.read(func(a *atomic.Uint64) uint64 { return a.Load() })
+}
 
 // Take reads the counters and sets them to zero: what was counted since
 // the last Take, for a report that Add adds up elsewhere.
