@@ -87,4 +87,7 @@ type NodeInfo struct {
 	Sandbox    string `json:"sandbox"`
 	Namespaces int    `json:"namespaces"`
 	Functions  int    `json:"functions"`
+	// Draining: the node takes no new calls and leaves once those in
+	// flight are answered (api.NodeDrainSubject).
+	Draining bool `json:"draining,omitempty"`
 }

@@ -9,6 +9,9 @@ import (
 
 // runNodes lists the nodes of the NATS system: the administrator's command.
 func runNodes(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "drain" {
+		return runNodesDrain(ctx, e, args[1:])
+	}
 	fs := e.newFlagSet("nodes")
 	if _, err := e.parse(fs, args, 0, 0); err != nil {
 		return err

@@ -116,6 +116,13 @@ type Node struct {
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+
+	// Draining: see drain.go.
+	draining   atomic.Bool
+	drainOnce  sync.Once
+	drainSub   *nats.Subscription
+	drainBegan time.Time
+	done       chan struct{} // closed once Close has finished
 }
 
 // Start starts a node and returns once it serves the control API and every
@@ -151,7 +158,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := cfg.Services.Config.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger.With("subsystem", "node")}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("subsystem", "node"), done: make(chan struct{})}
 	runCtx, stop := context.WithCancel(context.Background())
 	n.stop = stop
 	ok := false
@@ -235,6 +242,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if n.nodesSub, err = n.serveNodeInfo(); err != nil {
 		return nil, err
 	}
+	if n.drainSub, err = n.serveDrain(); err != nil {
+		return nil, err
+	}
 	ok = true
 	n.log.Info("node ready", "nats", redacted(url), "name", cfg.Name)
 	return n, nil
@@ -248,24 +258,17 @@ func (n *Node) ClientURL() string {
 	return n.cfg.ServerURL
 }
 
-// Close stops serving, drains in-flight invocations and shuts the embedded
-// server down. It is safe to call more than once.
+// Close drains the node and leaves: it stops taking control requests
+// (other nodes answer them) and new calls (the queue groups hand them to
+// other nodes), finishes the calls in flight, within their functions'
+// timeouts, tells the administrator's API it has drained, and shuts the
+// embedded server down. It is safe to call more than once, and returns
+// once the node is gone. See drain.go.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
-		if n.nodesSub != nil {
-			_ = n.nodesSub.Unsubscribe()
-		}
-		if n.admin != nil {
-			n.admin.Close()
-		}
-		if n.ctl != nil {
-			n.ctl.Close()
-		}
-		for _, t := range n.tenants.all() {
-			if t.ctl != nil {
-				t.ctl.Close()
-			}
-		}
+		defer close(n.done)
+		n.beginDrain()
+		n.drainControl()
 		if n.stop != nil {
 			n.stop()
 		}
@@ -276,15 +279,25 @@ func (n *Node) Close() error {
 		if b, ok := n.backend.(interface{ Close() }); ok {
 			b.Close()
 		}
+		for _, s := range []*nats.Subscription{n.nodesSub, n.drainSub} {
+			if s != nil {
+				_ = s.Unsubscribe()
+			}
+		}
 		for _, t := range n.tenants.all() {
+			flushReplies(t.nc)
 			t.close()
 		}
 		if n.nc != nil {
+			n.announceDrained()
 			n.nc.Drain()
 			n.nc.Close()
 		}
 		if n.server != nil {
 			n.server.Shutdown()
+		}
+		if !n.drainBegan.IsZero() {
+			n.log.Info("drained; leaving", "took", time.Since(n.drainBegan).Round(time.Millisecond))
 		}
 	})
 	return nil

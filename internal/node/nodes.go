@@ -29,6 +29,7 @@ func (n *Node) serveNodeInfo() (*nats.Subscription, error) {
 			Sandbox:    n.sandbox,
 			Namespaces: len(n.tenants.all()),
 			Functions:  n.exec.Functions(),
+			Draining:   n.Draining(),
 		}
 		data, err := json.Marshal(api.Response[api.NodeInfo]{Data: &info})
 		if err != nil {
