@@ -305,9 +305,10 @@ func TestWorkerKilledCallsInFlightGet503(t *testing.T) {
 			b := workerBackend(t, n)
 			c, nc := newClient(t, n)
 			// Each call waits in a host call until the test answers it,
-			// which it never does: the calls are in flight until the
-			// worker dies.
-			if _, err := c.Deploy(t.Context(), api.FunctionSpec{Name: "held", Triggers: []string{"held"}, Timeout: api.Duration(time.Minute)},
+			// which it never does: the calls are in flight, one per
+			// isolate, until the worker dies.
+			const inFlight = 4
+			if _, err := c.Deploy(t.Context(), api.FunctionSpec{Name: "held", Triggers: []string{"held"}, Timeout: api.Duration(time.Minute), Concurrency: inFlight},
 				[]byte(`() => hostServices.messaging.request("gate", "", { timeout_ms: 60000 })`)); err != nil {
 				t.Fatal(err)
 			}
@@ -316,7 +317,6 @@ func TestWorkerKilledCallsInFlightGet503(t *testing.T) {
 				t.Fatal(err)
 			}
 			nc.Flush()
-			const inFlight = 4
 			replies := make(chan *nats.Msg, inFlight)
 			for range inFlight {
 				go func() {
