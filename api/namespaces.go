@@ -106,6 +106,9 @@ type NodeInfo struct {
 	// an error (a function that threw, timed out, ...).
 	Calls  uint64 `json:"calls"`
 	Errors uint64 `json:"errors"`
+	// Draining: the node takes no new calls and leaves once those in
+	// flight are answered (api.NodeDrainSubject).
+	Draining bool `json:"draining,omitempty"`
 	// ByNamespace breaks the numbers down per namespace.
 	ByNamespace []NamespaceUsage `json:"by_namespace,omitempty"`
 }

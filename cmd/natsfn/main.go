@@ -17,6 +17,9 @@ func main() {
 		os.Exit(worker.Main(worker.EnterSandbox))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal ends ctx: `up` drains. A second one ends the
+	// process at once, for a drain that takes too long.
+	context.AfterFunc(ctx, stop)
 	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -40,7 +40,7 @@ func commands() []command {
 		{"logs", "NAME [-f] [--last N]", "show a function's logs", runLogs},
 		{"kv", "NAME get KEY | put KEY [VALUE | -] | del KEY | ls", "look into a function's key-value bucket", runKV},
 		{"ns", "add NAME [--max-storage SIZE] [--out FILE] | set NAME --max-storage SIZE | ls | rm NAME | creds NAME [--ttl D] [--out FILE]", "manage namespaces and their credentials (administrator)", runNS},
-		{"nodes", "", "list the nodes of the NATS system (administrator)", runNodes},
+		{"nodes", "[drain NAME [--wait=false] [--timeout D]]", "list the nodes of the NATS system, or drain one: it finishes its calls and leaves (administrator)", runNodes},
 		{"version", "", "print natsfn's version", runVersion},
 		{"bench", "[SUBJECT] [--requests N] [--inflight N] [--size BYTES]", "measure a function (a deployed echo by default) against a plain Go responder", runBench},
 	}

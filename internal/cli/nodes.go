@@ -11,6 +11,9 @@ import (
 
 // runNodes lists the nodes of the NATS system: the administrator's command.
 func runNodes(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "drain" {
+		return runNodesDrain(ctx, e, args[1:])
+	}
 	fs := e.newFlagSet("nodes")
 	if _, err := e.parse(fs, args, 0, 0); err != nil {
 		return err
@@ -30,11 +33,15 @@ func runNodes(ctx context.Context, e *env, args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tVERSION\tUP\tSERVER\tSANDBOX\tNAMESPACES\tFUNCTIONS\tWORKERS\tCALLS\tERRORS")
 	for _, n := range nodes {
+		name := printable(n.Name)
+		if n.Draining {
+			name += " (draining)"
+		}
 		server := printable(n.Server)
 		if n.Embedded {
 			server += " (embedded)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", printable(n.Name), printable(n.Version),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", name, printable(n.Version),
 			time.Since(n.Started).Round(time.Second), server, printable(n.Sandbox),
 			n.Namespaces, n.Functions, n.Workers, n.Calls, n.Errors)
 	}

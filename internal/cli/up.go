@@ -173,7 +173,13 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	fmt.Fprintf(e.stdout, "natsfn is up on %s; next, try: natsfn deploy hello.js --trigger hello%s%s\n", redactURL(n.ClientURL()), serverFlag(redactURL(n.ClientURL())), credsFlag)
-	<-ctx.Done()
+	// SIGTERM or SIGINT (ctx) drains the node, as `natsfn nodes drain`
+	// does; either way the node has finished its calls when up exits 0.
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(e.stdout, "draining: finishing the calls in flight, then leaving (a second signal stops at once)")
+	case <-n.Done():
+	}
 	return n.Close()
 }
 

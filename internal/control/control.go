@@ -214,3 +214,36 @@ func (s *Server) Close() error {
 	s.wg.Wait()
 	return err
 }
+
+// Drain stops taking requests, so that other nodes in the queue group get
+// them, answers those already received, and waits for them until ctx ends;
+// then it closes. Requests still running then are cancelled.
+func (s *Server) Drain(ctx context.Context) error {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil
+	}
+	handedOver := s.sub.StatusChanged(nats.SubscriptionClosed)
+	if s.sub.Drain() != nil {
+		return s.Close()
+	}
+	select {
+	case <-handedOver:
+	case <-ctx.Done():
+		return s.Close()
+	}
+	// The subscription is closed, so nothing more is dispatched and the
+	// wait group only falls.
+	answered := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(answered)
+	}()
+	select {
+	case <-answered:
+	case <-ctx.Done():
+	}
+	return s.Close()
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -234,6 +235,18 @@ func (e *Executor) Usage() []Served {
 		out = append(out, s)
 	}
 	return out
+}
+
+// LongestTimeout is the longest timeout of the function versions served:
+// what bounds the calls in flight.
+func (e *Executor) LongestTimeout() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var longest time.Duration
+	for _, f := range e.functions {
+		longest = max(longest, f.cfg.Info.Spec.EffectiveTimeout())
+	}
+	return longest
 }
 
 // UnloadNamespace stops serving every function of a namespace.

@@ -139,6 +139,13 @@ type Node struct {
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+
+	// Draining: see drain.go.
+	draining   atomic.Bool
+	drainOnce  sync.Once
+	drainSub   *nats.Subscription
+	drainBegan time.Time
+	done       chan struct{} // closed once Close has finished
 }
 
 // Start starts a node and returns once it serves the control API and every
@@ -175,7 +182,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With("subsystem", "node"), started: time.Now().UTC(),
-		stats: stats.NewRegistry(cfg.MetricsFunctions)}
+		stats: stats.NewRegistry(cfg.MetricsFunctions), done: make(chan struct{})}
 	runCtx, stop := context.WithCancel(context.Background())
 	n.stop = stop
 	ok := false
@@ -274,6 +281,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.testHookStarting != nil {
 		cfg.testHookStarting(n)
 	}
+	if n.drainSub, err = n.serveDrain(); err != nil {
+		return nil, err
+	}
 	n.serving.Store(true)
 	ok = true
 	n.log.Info("node ready", "nats", redacted(url), "name", cfg.Name)
@@ -288,27 +298,17 @@ func (n *Node) ClientURL() string {
 	return n.cfg.ServerURL
 }
 
-// Close stops serving, drains in-flight invocations and shuts the embedded
-// server down. It is safe to call more than once.
+// Close drains the node and leaves: it stops taking control requests
+// (other nodes answer them) and new calls (the queue groups hand them to
+// other nodes), finishes the calls in flight, within their functions'
+// timeouts, tells the administrator's API it has drained, and shuts the
+// embedded server down. It is safe to call more than once, and returns
+// once the node is gone. See drain.go.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
-		if n.metrics != nil {
-			n.metrics.Close()
-		}
-		if n.service != nil {
-			_ = n.service.Stop()
-		}
-		if n.admin != nil {
-			n.admin.Close()
-		}
-		if n.ctl != nil {
-			n.ctl.Close()
-		}
-		for _, t := range n.tenants.all() {
-			if t.ctl != nil {
-				t.ctl.Close()
-			}
-		}
+		defer close(n.done)
+		n.beginDrain()
+		n.drainControl()
 		if n.stop != nil {
 			n.stop()
 		}
@@ -319,15 +319,29 @@ func (n *Node) Close() error {
 		if b, ok := n.backend.(interface{ Close() }); ok {
 			b.Close()
 		}
+		if n.service != nil {
+			_ = n.service.Stop()
+		}
+		if n.drainSub != nil {
+			_ = n.drainSub.Unsubscribe()
+		}
 		for _, t := range n.tenants.all() {
+			flushReplies(t.nc)
 			t.close()
 		}
 		if n.nc != nil {
+			n.announceDrained()
 			n.nc.Drain()
 			n.nc.Close()
 		}
 		if n.server != nil {
 			n.server.Shutdown()
+		}
+		if n.metrics != nil {
+			n.metrics.Close()
+		}
+		if !n.drainBegan.IsZero() {
+			n.log.Info("drained; leaving", "took", time.Since(n.drainBegan).Round(time.Millisecond))
 		}
 	})
 	return nil

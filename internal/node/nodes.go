@@ -81,6 +81,7 @@ func (n *Node) info(serviceID string) api.NodeInfo {
 		Sandbox:    n.sandbox,
 		Namespaces: g.Namespaces,
 		Workers:    g.Workers,
+		Draining:   n.Draining(),
 	}
 	byNamespace := map[string]*api.NamespaceUsage{}
 	usage := func(namespace string) *api.NamespaceUsage {
@@ -157,6 +158,9 @@ func (n *Node) Ready() error {
 			return errors.New(*p)
 		}
 		return errors.New("starting")
+	}
+	if n.Draining() {
+		return errors.New("draining: the node takes no new calls and is leaving")
 	}
 	if !n.nc.IsConnected() {
 		return errors.New("disconnected from NATS; reconnecting")

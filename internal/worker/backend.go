@@ -185,6 +185,22 @@ func (b *Backend) Workers() int {
 	return b.running
 }
 
+// Pid is the process id of a namespace's worker, 0 when none runs.
+func (b *Backend) Pid(namespace string) int {
+	b.mu.Lock()
+	w := b.workers[namespace]
+	b.mu.Unlock()
+	if w == nil {
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.proc == nil || !w.alive {
+		return 0
+	}
+	return w.proc.Pid()
+}
+
 // Usage is what a namespace's worker holds in the node.
 type Usage struct {
 	HostCalls     int   // host calls in flight

@@ -374,6 +374,11 @@ func (s *server) unload(f *frame) {
 		}
 		v.mu.Unlock()
 		wf.close()
+		if s.nc != nil {
+			// The replies of the last calls leave before the node hears
+			// the function is gone: it may stop this process next.
+			_ = s.nc.FlushTimeout(5 * time.Second)
+		}
 		s.report([]*workerFunction{wf}) // its last calls, before it is gone
 	}
 	s.out.send(frameUnloaded, f.id)
