@@ -261,6 +261,10 @@ func (n *Node) ClientURL() string {
 	return n.cfg.ServerURL
 }
 
+// LogLinesLost is how many function log lines the log stream did not store
+// since the node started; each loss is also reported in the node's log.
+func (n *Node) LogLinesLost() uint64 { return n.exec.LogLinesLost() }
+
 // Close stops serving, drains in-flight invocations and shuts the embedded
 // server down. It is safe to call more than once.
 func (n *Node) Close() error {
