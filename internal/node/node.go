@@ -453,6 +453,9 @@ func (n *Node) waitLoaded(ctx context.Context, info api.FunctionInfo) error {
 	return nil
 }
 
+// triggerCheckTimeout bounds asking the server about a deploy's triggers.
+const triggerCheckTimeout = 10 * time.Second
+
 // checkTriggers refuses a deploy whose trigger this node's NATS user may not
 // subscribe to, before it becomes desired state that no node can serve. It
 // subscribes to each outside any queue group, which takes no message from
@@ -462,6 +465,9 @@ func (n *Node) checkTriggers(ctx context.Context, conn *nats.Conn, spec api.Func
 	if refusals == nil {
 		return nil
 	}
+	// nats.go flushes only with a deadline.
+	ctx, cancel := context.WithTimeout(ctx, triggerCheckTimeout)
+	defer cancel()
 	mark := refusals.Mark(conn)
 	for _, t := range spec.Triggers {
 		sub, err := conn.SubscribeSync(t)
@@ -471,7 +477,7 @@ func (n *Node) checkTriggers(ctx context.Context, conn *nats.Conn, spec api.Func
 		defer sub.Unsubscribe()
 	}
 	if err := conn.FlushWithContext(ctx); err != nil {
-		return err
+		return api.Errorf(api.CodeUnavailable, "cannot ask NATS about the triggers: %v", err)
 	}
 	for _, t := range spec.Triggers {
 		if r := refusals.Subscribed(ctx, conn, mark, t, ""); r != nil {
