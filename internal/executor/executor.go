@@ -69,7 +69,7 @@ type Config struct {
 	// that a trigger the server refuses to subscribe fails the load.
 	Refusals func(*nats.Conn) *natsperm.Violations
 	Backend  Backend
-	Logger  *slog.Logger
+	Logger   *slog.Logger
 	// Node names this node in log entries.
 	Node string
 }

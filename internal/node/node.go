@@ -212,8 +212,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		ConnFor:  n.connFor,
 		Refusals: n.refusalsOf,
 		Backend:  n.backend,
-		Logger:  cfg.Logger.With("subsystem", "function"),
-		Node:    cfg.Name,
+		Logger:   cfg.Logger.With("subsystem", "function"),
+		Node:     cfg.Name,
 	})
 
 	if err := n.watchNamespaces(runCtx); err != nil {

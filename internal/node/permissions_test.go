@@ -22,12 +22,12 @@ import (
 func nodePermissions(triggers, sends string) *server.Permissions {
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{Allow: []string{
-			"$JS.API.>",  // JetStream: natsfn's streams and buckets, and each function's
-			"$KV.>",      // KV writes: desired state, namespaces, functions' buckets
-			"$O.>",       // object store writes: bundles, uploads, functions' stores
-			"$NATSFN.>",  // function logs
-			"_INBOX.>",   // replies: to calls, to the control API, to natsfn nodes
-			sends,        // what functions send with hostServices.messaging
+			"$JS.API.>", // JetStream: natsfn's streams and buckets, and each function's
+			"$KV.>",     // KV writes: desired state, namespaces, functions' buckets
+			"$O.>",      // object store writes: bundles, uploads, functions' stores
+			"$NATSFN.>", // function logs
+			"_INBOX.>",  // replies: to calls, to the control API, to natsfn nodes
+			sends,       // what functions send with hostServices.messaging
 		}},
 		Subscribe: &server.SubjectPermission{Allow: []string{
 			"$NATSFN.>", // the control API and natsfn nodes
