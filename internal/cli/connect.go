@@ -16,6 +16,7 @@ import (
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/client"
+	"github.com/natsfn/natsfn/internal/natsconn"
 	"github.com/natsfn/natsfn/internal/node"
 	"github.com/natsfn/natsfn/internal/tenancy"
 )
@@ -65,7 +66,11 @@ func (e *env) resolveNamespace() error {
 // machine with the default data directory, when url is on this machine and
 // the file is there.
 func localAdminCreds(serverURL string) string {
-	u, err := url.Parse(serverURL)
+	urls := natsconn.URLs(serverURL)
+	if len(urls) != 1 {
+		return ""
+	}
+	u, err := url.Parse(urls[0])
 	if err != nil {
 		return ""
 	}
@@ -84,10 +89,15 @@ func localAdminCreds(serverURL string) string {
 	return path
 }
 
-// dial connects to the NATS server the global flags name with creds (none
-// when nil).
+// dial connects to the NATS server the global flags name with creds, or
+// when nil with the --nkey the global flags give (else none), over TLS as
+// they say.
 func (e *env) dial(creds nats.Option) (*nats.Conn, error) {
 	serverURL := e.global.serverURL()
+	auth := e.global.auth()
+	if err := auth.Validate(); err != nil {
+		return nil, usageErrorf("%v", err)
+	}
 	opts := []nats.Option{nats.Name("natsfn " + e.cmd), nats.Timeout(connectTimeout),
 		// A refusal ends the command at once, with itself as the reason,
 		// rather than leave it waiting for a reply that cannot come.
@@ -96,18 +106,37 @@ func (e *env) dial(creds nats.Option) (*nats.Conn, error) {
 				e.deny(err)
 			}
 		})}
+	if creds == nil && auth.NKey != "" {
+		nkey, err := nats.NkeyOptionFromSeed(auth.NKey)
+		if err != nil {
+			return nil, fmt.Errorf("nkey seed file: %v", oneLine(err.Error()))
+		}
+		creds = nkey
+	}
 	if creds != nil {
 		opts = append(opts, creds)
 	}
+	opts = append(opts, auth.TLSOptions()...)
 	nc, err := nats.Connect(serverURL, opts...)
 	if err != nil {
 		hint := "is a node running? start one with `natsfn up`"
-		if errors.Is(err, nats.ErrAuthorization) {
+		switch {
+		case errors.Is(err, nats.ErrAuthorization):
 			hint = "the server refused these credentials: they are for another server, expired, or their namespace was removed"
+		case isTLSError(err):
+			hint = "TLS failed: check --tlsca (the CA that signs the server's certificate) and --tlscert/--tlskey"
 		}
-		return nil, fmt.Errorf("cannot connect to NATS at %s: %v (%s)", redactURL(serverURL), err, hint)
+		return nil, fmt.Errorf("cannot connect to NATS at %s: %v (%s)", redactURL(serverURL), oneLine(err.Error()), hint)
 	}
 	return nc, nil
+}
+
+// isTLSError says whether connecting failed in TLS: a certificate not
+// trusted or refused, or a server that wants TLS from a client without it.
+func isTLSError(err error) bool {
+	msg := err.Error()
+	return errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrSecureConnWanted) ||
+		strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate")
 }
 
 // connectAdmin connects with the administrator's credentials: --creds,
@@ -151,6 +180,10 @@ func (e *env) admin() (*client.Admin, func(), error) {
 func (e *env) connect() (*nats.Conn, error) {
 	path := e.global.credsFile()
 	id := e.global.identity
+	if path == "" && e.global.auth().NKey != "" {
+		// An nkey user of a NATS system natsfn does not manage.
+		return e.dial(nil)
+	}
 	if path == "" {
 		if path = localAdminCreds(e.global.serverURL()); path != "" {
 			id = tenancy.Identity{Admin: true}
@@ -220,10 +253,5 @@ func (e *env) permissionHint() string {
 	return "these credentials do not allow it"
 }
 
-// redactURL hides a password in a server URL.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && strings.Contains(s, "@") {
-		return u.Redacted()
-	}
-	return s
-}
+// redactURL hides the passwords (and tokens) in a server list.
+func redactURL(s string) string { return natsconn.Redact(s) }

@@ -77,8 +77,12 @@ func runDev(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		opts = append(opts, nats.UserJWTAndSeed(creds.JWT, string(creds.Seed)))
-	case cfg.Creds != "":
-		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	default:
+		auth, err := e.global.nodeAuth().Options()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, auth...)
 	}
 	nc, err := nats.Connect(n.ClientURL(), opts...)
 	if err != nil {

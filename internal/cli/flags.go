@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/natsfn/natsfn/internal/natsconn"
 	"github.com/natsfn/natsfn/internal/tenancy"
 )
 
@@ -18,6 +19,10 @@ const defaultServer = "nats://127.0.0.1:4222"
 type globals struct {
 	server    string
 	creds     string
+	nkey      string
+	tlsCert   string
+	tlsKey    string
+	tlsCA     string
 	namespace string
 	json      bool
 
@@ -37,6 +42,33 @@ func (g *globals) serverURL() string {
 	return defaultServer
 }
 
+// auth is how client commands log in and check the server: the flags, else
+// the nats CLI's environment variables ($NATS_CREDS, $NATS_NKEY,
+// $NATS_CERT, $NATS_KEY, $NATS_CA).
+func (g *globals) auth() natsconn.Auth {
+	return natsconn.Auth{
+		Creds:   g.credsFile(),
+		NKey:    orEnv(g.nkey, "NATS_NKEY"),
+		TLSCert: orEnv(g.tlsCert, "NATS_CERT"),
+		TLSKey:  orEnv(g.tlsKey, "NATS_KEY"),
+		TLSCA:   orEnv(g.tlsCA, "NATS_CA"),
+	}
+}
+
+// nodeAuth is how a node logs in to a NATS system it joins: the flags
+// alone, so that a shell set up for a tenant's client does not make the
+// node log in as the tenant.
+func (g *globals) nodeAuth() natsconn.Auth {
+	return natsconn.Auth{Creds: g.creds, NKey: g.nkey, TLSCert: g.tlsCert, TLSKey: g.tlsKey, TLSCA: g.tlsCA}
+}
+
+func orEnv(flagValue, name string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return os.Getenv(name)
+}
+
 // flagSet is a command's flags, with short aliases and the usage that
 // --help prints.
 type flagSet struct {
@@ -51,9 +83,13 @@ func (e *env) newFlagSet(cmd string) *flagSet {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	g := &e.global
-	fs.StringVar(&g.server, "server", g.server, "the NATS server's `URL` (default $NATS_URL or "+defaultServer+")")
+	fs.StringVar(&g.server, "server", g.server, "the NATS server's `URL`s, comma-separated (default $NATS_URL or "+defaultServer+")")
 	fs.alias("s", "server")
 	fs.StringVar(&g.creds, "creds", g.creds, "a NATS credentials `FILE` (default $NATS_CREDS, or the local node's admin.creds)")
+	fs.StringVar(&g.nkey, "nkey", g.nkey, "a `FILE` holding the nkey seed to log in with (default $NATS_NKEY)")
+	fs.StringVar(&g.tlsCert, "tlscert", g.tlsCert, "a client certificate `FILE` (PEM) for TLS (default $NATS_CERT)")
+	fs.StringVar(&g.tlsKey, "tlskey", g.tlsKey, "the client certificate's private key `FILE` (PEM) (default $NATS_KEY)")
+	fs.StringVar(&g.tlsCA, "tlsca", g.tlsCA, "a `FILE` of the CA certificates (PEM) that sign the server's (default $NATS_CA)")
 	fs.StringVar(&g.namespace, "namespace", g.namespace, "the `NAMESPACE` to work in (default: the one the credentials are for, else default)")
 	fs.alias("n", "namespace")
 	fs.BoolVar(&g.json, "json", g.json, "print JSON")

@@ -115,12 +115,21 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 		if len(embeddedOnly) > 0 {
 			return node.Config{}, usageErrorf("%s applies to the embedded NATS server, not with --server", embeddedOnly[0])
 		}
+		if err := e.global.nodeAuth().Validate(); err != nil {
+			return node.Config{}, usageErrorf("%v", err)
+		}
+	} else if a := e.global.nodeAuth(); a.LogsIn() || a.TLSCert != "" || a.TLSCA != "" {
+		return node.Config{}, usageErrorf("--creds, --nkey and --tls* log in to a NATS system the node joins: they need --server")
 	} else if _, port, err := net.SplitHostPort(f.listen); err != nil || port == "" {
 		return node.Config{}, usageErrorf("--listen %q: want HOST:PORT", f.listen)
 	}
 	return node.Config{
 		ServerURL: e.global.server,
 		Creds:     e.global.creds,
+		NKey:      e.global.nkey,
+		TLSCert:   e.global.tlsCert,
+		TLSKey:    e.global.tlsKey,
+		TLSCA:     e.global.tlsCA,
 		Listen:    f.listen,
 		DataDir:   f.data,
 		Sandbox:   f.sandbox,

@@ -99,7 +99,9 @@ func WithCheck(check CheckFunc) Option {
 }
 
 // WithDeployed sets the hook called after each successful deploy, before
-// the reply. Its error is logged; the deploy stands.
+// the reply. Its error is logged; the deploy stands, unless the error is
+// an *api.Error: then the deploy's reply is that error (the version is
+// stored but cannot be served).
 func WithDeployed(deployed DeployedFunc) Option {
 	return func(o *options) error {
 		o.deployed = deployed

@@ -85,6 +85,10 @@ func (s *Server) deploy(ctx context.Context, log *slog.Logger, ns string, data [
 	if s.opts.deployed != nil {
 		if err := s.opts.deployed(ctx, *info); err != nil {
 			log.Warn("control: deployed but not yet served", "name", spec.Name, "revision", info.Revision, "error", err)
+			var apiErr *api.Error
+			if errors.As(err, &apiErr) {
+				return nil, apiErr // the version cannot be served: the deploy failed
+			}
 		}
 	}
 	return info, nil

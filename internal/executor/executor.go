@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/natsperm"
 	"github.com/natsfn/natsfn/internal/pool"
 	"github.com/natsfn/natsfn/internal/stats"
 )
@@ -70,8 +71,11 @@ type Config struct {
 	// own account.
 	Conn    *nats.Conn
 	ConnFor func(namespace string) (*nats.Conn, error)
-	Backend Backend
-	Logger  *slog.Logger
+	// Refusals, when set, gives the permission errors of a connection, so
+	// that a trigger the server refuses to subscribe fails the load.
+	Refusals func(*nats.Conn) *natsperm.Violations
+	Backend  Backend
+	Logger   *slog.Logger
 	// Node names this node in log entries.
 	Node string
 	// Stats, when set, gives the counters of each function's calls.
@@ -91,6 +95,7 @@ type Executor struct {
 	loading   map[*loading]struct{}
 	loads     sync.WaitGroup // Loads in progress
 	stopping  sync.WaitGroup // versions replaced, stopping
+	logs      *logSink
 }
 
 // loading is a Load in progress.
@@ -114,8 +119,13 @@ func New(cfg Config) *Executor {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{cfg: cfg, functions: map[string]*Function{}, loading: map[*loading]struct{}{}}
+	return &Executor{cfg: cfg, functions: map[string]*Function{}, loading: map[*loading]struct{}{},
+		logs: newLogSink(cfg.Logger)}
 }
+
+// LogLinesLost is how many function log lines the log stream did not store
+// since the executor started (for metrics).
+func (e *Executor) LogLinesLost() uint64 { return e.logs.lost.Load() }
 
 // Load starts serving a version of a function, replacing any version
 // already served: the new one subscribes before the old one unsubscribes,
@@ -286,6 +296,7 @@ func (e *Executor) Close() {
 	wg.Wait()
 	e.loads.Wait()
 	e.stopping.Wait()
+	e.logs.close()
 }
 
 func (e *Executor) start(ctx context.Context, info api.FunctionInfo, script []byte) (*Function, error) {
@@ -300,7 +311,11 @@ func (e *Executor) start(ctx context.Context, info api.FunctionInfo, script []by
 	if e.cfg.Stats != nil {
 		counts = e.cfg.Stats(info.Spec.Namespace, info.Spec.Name)
 	}
-	f := NewFunction(FunctionConfig{Conn: conn, Info: info, Logger: e.cfg.Logger, Node: e.cfg.Node, Stats: counts})
+	fc := FunctionConfig{Conn: conn, Info: info, Logger: e.cfg.Logger, Node: e.cfg.Node, Stats: counts, logs: e.logs}
+	if e.cfg.Refusals != nil {
+		fc.Refusals = e.cfg.Refusals(conn)
+	}
+	f := NewFunction(fc)
 	runner, err := e.cfg.Backend.Start(ctx, info, script, f.Callbacks())
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/engine"
+	"github.com/natsfn/natsfn/internal/natsperm"
 	"github.com/natsfn/natsfn/internal/pool"
 	"github.com/natsfn/natsfn/internal/stats"
 )
@@ -35,7 +36,16 @@ type FunctionConfig struct {
 	Track Tracker
 	// Stats, when set, counts the calls answered here.
 	Stats *stats.Function
+	// Refusals, when set, are Conn's permission errors: Serve fails when
+	// the server refuses a trigger's subscription.
+	Refusals *natsperm.Violations
+
+	logs *logSink // the executor's; nil: a plain publish
 }
+
+// ErrSubscribeRefused is wrapped by the error of a load whose trigger the
+// server's permissions refuse to subscribe.
+var ErrSubscribeRefused = errors.New("natsfn: NATS permissions refuse the trigger's subscription")
 
 // Tracker follows the messages a function owes a reply, so that someone
 // can answer them if this process dies.
@@ -93,6 +103,10 @@ func (f *Function) Serve(runner Runner) error {
 	f.runner = runner
 	spec := f.cfg.Info.Spec
 	queue := QueueGroup(spec.Namespace, spec.Name)
+	var mark natsperm.Mark
+	if f.cfg.Refusals != nil {
+		mark = f.cfg.Refusals.Mark(f.cfg.Conn)
+	}
 	for _, t := range spec.Triggers {
 		sub, err := f.cfg.Conn.QueueSubscribe(t, queue, f.receive)
 		if err == nil {
@@ -110,12 +124,25 @@ func (f *Function) Serve(runner Runner) error {
 		}
 		f.subs = append(f.subs, sub)
 	}
-	if err := f.cfg.Conn.FlushTimeout(5 * time.Second); err != nil {
+	if err := f.cfg.Conn.FlushTimeout(subscribeTimeout); err != nil {
 		f.Stop()
 		return fmt.Errorf("subscribe: %w", err)
 	}
+	if f.cfg.Refusals != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
+		defer cancel()
+		for _, t := range spec.Triggers {
+			if r := f.cfg.Refusals.Subscribed(ctx, f.cfg.Conn, mark, t, queue); r != nil {
+				f.Stop()
+				return fmt.Errorf("%w: trigger %q: %v", ErrSubscribeRefused, t, r)
+			}
+		}
+	}
 	return nil
 }
+
+// subscribeTimeout bounds confirming the triggers' subscriptions.
+const subscribeTimeout = 5 * time.Second
 
 // receive is the subscriptions' callback. After the last message that has
 // arrived it flushes the runner, so a burst travels to a worker in one
@@ -257,7 +284,11 @@ func (f *Function) emit(level, line string) {
 		Message:   line,
 		Node:      f.cfg.Node,
 	})
-	if err == nil {
+	switch {
+	case err != nil:
+	case f.cfg.logs != nil:
+		f.cfg.logs.publish(f.cfg.Conn, f.logSubject, entry)
+	default:
 		f.cfg.Conn.Publish(f.logSubject, entry)
 	}
 }

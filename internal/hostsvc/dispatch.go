@@ -67,8 +67,16 @@ func (s *Services) Call(ctx context.Context, op string, args []byte, body []byte
 			err = newError(CodeInternal, fmt.Errorf("%w in %s: %v\n%s", errPanic, op, r, debug.Stack()), "%s failed", op)
 		}
 	}()
+	if o.service == "kv" || o.service == "objectStore" {
+		var stop func()
+		ctx, stop = s.watchRefusals(ctx, s.ownsBucketSubject)
+		defer stop()
+	}
 	result, resultBody, err = o.run(s, ctx, a, body)
 	if err != nil {
+		if e := refusedError(ctx, op); e != nil {
+			return nil, nil, e
+		}
 		return nil, nil, classify(op, err)
 	}
 	return result, resultBody, nil

@@ -14,21 +14,22 @@ import (
 // Codes of *Error. They are part of the JavaScript contract: functions
 // branch on them, so they never change meaning.
 const (
-	CodeInvalidArgument = "INVALID_ARGUMENT" // an argument of the wrong type or shape
-	CodeKVInvalidKey    = "KV_INVALID_KEY"   // a key outside the NATS KV rules
-	CodeObjInvalidName  = "OBJ_INVALID_NAME" // an object name that is empty, too long or not UTF-8
-	CodeSubjectDenied   = "SUBJECT_DENIED"   // a reserved subject, one outside the namespace's, or the function's own trigger
-	CodeNoResponders    = "NO_RESPONDERS"    // nobody listens on the request subject
-	CodeTimeout         = "TIMEOUT"          // the operation's or the invocation's deadline passed
-	CodeCancelled       = "CANCELLED"        // the invocation ended while the operation ran
-	CodeEgressDenied    = "EGRESS_DENIED"    // the HTTP destination is refused by the egress policy
-	CodeDisabled        = "DISABLED"         // the operator turned the service off
-	CodeTooLarge        = "TOO_LARGE"        // a value, payload or response over its limit
-	CodeQuotaExceeded   = "QUOTA_EXCEEDED"   // the function's bucket or store is full
-	CodeRateLimited     = "RATE_LIMITED"     // the function sends messages faster than the operator allows
-	CodeHTTPError       = "HTTP_ERROR"       // the HTTP request failed before a response arrived
-	CodeUnavailable     = "UNAVAILABLE"      // NATS or JetStream cannot be reached
-	CodeInternal        = "INTERNAL"         // anything else; the cause is in the log
+	CodeInvalidArgument = "INVALID_ARGUMENT"  // an argument of the wrong type or shape
+	CodeKVInvalidKey    = "KV_INVALID_KEY"    // a key outside the NATS KV rules
+	CodeObjInvalidName  = "OBJ_INVALID_NAME"  // an object name that is empty, too long or not UTF-8
+	CodeSubjectDenied   = "SUBJECT_DENIED"    // a reserved subject, one outside the namespace's, or the function's own trigger
+	CodeNoResponders    = "NO_RESPONDERS"     // nobody listens on the request subject
+	CodeTimeout         = "TIMEOUT"           // the operation's or the invocation's deadline passed
+	CodeCancelled       = "CANCELLED"         // the invocation ended while the operation ran
+	CodeEgressDenied    = "EGRESS_DENIED"     // the HTTP destination is refused by the egress policy
+	CodeDisabled        = "DISABLED"          // the operator turned the service off
+	CodeTooLarge        = "TOO_LARGE"         // a value, payload or response over its limit
+	CodeQuotaExceeded   = "QUOTA_EXCEEDED"    // the function's bucket or store is full
+	CodeRateLimited     = "RATE_LIMITED"      // the function sends messages faster than the operator allows
+	CodeHTTPError       = "HTTP_ERROR"        // the HTTP request failed before a response arrived
+	CodeUnavailable     = "UNAVAILABLE"       // NATS or JetStream cannot be reached
+	CodePermission      = "PERMISSION_DENIED" // the node's NATS permissions refuse the operation
+	CodeInternal        = "INTERNAL"          // anything else; the cause is in the log
 )
 
 // Error is a failed host-service operation.

@@ -67,6 +67,13 @@ func msgPublish(s *Services, _ context.Context, a args, body []byte) (any, []byt
 	if e != nil {
 		return nil, nil, e
 	}
+	// A publish expects no answer: a refusal reaches the publishes that
+	// follow it.
+	if s.refusals != nil {
+		if r := s.refusals.RecentlyDenied(m.Subject); r != nil {
+			return nil, nil, newError(CodePermission, r, "messaging.publish: the node's NATS permissions refuse publishing to %s", quoteShort(m.Subject))
+		}
+	}
 	if err := s.nc.PublishMsg(m); err != nil {
 		return nil, nil, classify("messaging.publish", err)
 	}
@@ -88,8 +95,13 @@ func msgRequest(s *Services, ctx context.Context, a args, body []byte) (any, []b
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	ctx, stop := s.watchRefusals(ctx, func(subject string) bool { return subject == m.Subject })
+	defer stop()
 	reply, err := s.nc.RequestMsgWithContext(ctx, m)
 	if err != nil {
+		if e := refusedError(ctx, "messaging.request"); e != nil {
+			return nil, nil, e
+		}
 		return nil, nil, requestError("messaging.request", m.Subject, err)
 	}
 	h := map[string][]string(reply.Header)
@@ -139,14 +151,22 @@ func msgRequestMany(s *Services, ctx context.Context, a args, body []byte) (any,
 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	ctx, stop := s.watchRefusals(ctx, func(subject string) bool { return subject == m.Subject })
+	defer stop()
 	replies, err := natsext.RequestManyMsg(ctx, s.nc, m, rmOpts...)
 	if err != nil {
+		if e := refusedError(ctx, "messaging.requestMany"); e != nil {
+			return nil, nil, e
+		}
 		return nil, nil, requestError("messaging.requestMany", m.Subject, err)
 	}
 	res := requestManyResult{Sizes: []int{}}
 	var out []byte
 	for reply, err := range replies {
 		if err != nil {
+			if e := refusedError(ctx, "messaging.requestMany"); e != nil {
+				return nil, nil, e
+			}
 			return nil, nil, requestError("messaging.requestMany", m.Subject, err)
 		}
 		if len(out)+len(reply.Data) > s.cfg.Messaging.MaxReplyBytes {
@@ -154,6 +174,9 @@ func msgRequestMany(s *Services, ctx context.Context, a args, body []byte) (any,
 		}
 		res.Sizes = append(res.Sizes, len(reply.Data))
 		out = append(out, reply.Data...)
+	}
+	if e := refusedError(ctx, "messaging.requestMany"); e != nil {
+		return nil, nil, e
 	}
 	if out == nil {
 		out = []byte{}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/natsperm"
 )
 
 // Identity names the function a Services value serves.
@@ -36,11 +37,22 @@ type Services struct {
 	http     *http.Client
 	subjects []string // Messaging.AllowedSubjects
 	sends    *tokenBucket
+	refusals *natsperm.Violations // nc's, or nil
+}
+
+// Option is an optional setting of New.
+type Option func(*Services)
+
+// WithViolations gives the permission errors of the connection: a call
+// the server refuses then fails at once with PERMISSION_DENIED, where it
+// would otherwise wait for a reply that never comes.
+func WithViolations(v *natsperm.Violations) Option {
+	return func(s *Services) { s.refusals = v }
 }
 
 // New returns the host services of fn over nc. Buckets are created on first
 // use, not here, so a function that never touches its KV costs nothing.
-func New(nc *nats.Conn, fn Identity, cfg Config) (*Services, error) {
+func New(nc *nats.Conn, fn Identity, cfg Config, opts ...Option) (*Services, error) {
 	if nc == nil {
 		return nil, fmt.Errorf("hostsvc: no NATS connection")
 	}
@@ -69,6 +81,9 @@ func New(nc *nats.Conn, fn Identity, cfg Config) (*Services, error) {
 		sends:    newTokenBucket(cfg.Messaging.MaxRate, cfg.Messaging.MaxBurst, time.Now()),
 	}
 	s.fn.Triggers = slices.Clone(fn.Triggers)
+	for _, o := range opts {
+		o(s)
+	}
 	if !cfg.HTTP.Disabled {
 		if s.http, err = newHTTPClient(cfg.HTTP); err != nil {
 			return nil, err

@@ -38,6 +38,8 @@ type Source interface {
 type Gauges struct {
 	Namespaces int // served by this node
 	Workers    int // worker processes of namespaces alive
+	// LogLinesLost counts function log lines the log stream did not store.
+	LogLinesLost uint64
 	// ByNamespace are the functions served and the isolates alive in each
 	// namespace that has any.
 	ByNamespace []NamespaceGauges
@@ -72,6 +74,8 @@ var (
 		"Namespaces this node serves.", nil, nil)
 	workersDesc = prometheus.NewDesc("natsfn_workers",
 		"Worker processes alive on this node (one per namespace with functions; 0 with --sandbox none).", nil, nil)
+	logLinesLostDesc = prometheus.NewDesc("natsfn_log_lines_lost_total",
+		"Function log lines the log stream did not store (no stream, storage full, refused).", nil, nil)
 	readyDesc = prometheus.NewDesc("natsfn_ready",
 		"1 when the node serves its functions and is connected to NATS (what /readyz says).", nil, nil)
 	buildDesc = prometheus.NewDesc("natsfn_build_info",
@@ -95,7 +99,7 @@ type collector struct {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{callsDesc, errorsDesc, durationDesc, hostCallsDesc, hostErrorsDesc,
-		functionsDesc, isolatesDesc, namespacesDesc, workersDesc, readyDesc, buildDesc} {
+		functionsDesc, isolatesDesc, namespacesDesc, workersDesc, logLinesLostDesc, readyDesc, buildDesc} {
 		ch <- d
 	}
 }
@@ -142,6 +146,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(namespacesDesc, g.Namespaces)
 	gauge(workersDesc, g.Workers)
+	counter(logLinesLostDesc, g.LogLinesLost)
 	ready := 0
 	if c.src.Ready() == nil {
 		ready = 1

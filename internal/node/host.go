@@ -31,7 +31,8 @@ func (n *Node) hosts(info api.FunctionInfo) (engine.Host, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := hostsvc.New(conn, hostsvc.Identity{Namespace: info.Spec.Namespace, Name: info.Spec.Name, Triggers: info.Spec.Triggers}, cfg)
+	svc, err := hostsvc.New(conn, hostsvc.Identity{Namespace: info.Spec.Namespace, Name: info.Spec.Name, Triggers: info.Spec.Triggers}, cfg,
+		hostsvc.WithViolations(n.refusalsOf(conn)))
 	if err != nil {
 		return nil, nil, err
 	}

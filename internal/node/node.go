@@ -5,9 +5,9 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	neturl "net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -21,6 +21,8 @@ import (
 	"github.com/natsfn/natsfn/internal/control"
 	"github.com/natsfn/natsfn/internal/executor"
 	"github.com/natsfn/natsfn/internal/metrics"
+	"github.com/natsfn/natsfn/internal/natsconn"
+	"github.com/natsfn/natsfn/internal/natsperm"
 	"github.com/natsfn/natsfn/internal/natsserver"
 	"github.com/natsfn/natsfn/internal/stats"
 	"github.com/natsfn/natsfn/internal/store"
@@ -31,9 +33,16 @@ import (
 // embedded server on 127.0.0.1:4222 with the sandbox chosen automatically.
 type Config struct {
 	// ServerURL joins an existing NATS system; empty starts an embedded one.
+	// It may list several servers, comma-separated, and carry a user and
+	// password (never logged).
 	ServerURL string
 	// Creds is a NATS credentials file for ServerURL.
 	Creds string
+	// NKey is a file holding an nkey seed to log in to ServerURL with.
+	NKey string
+	// TLSCert and TLSKey are a client certificate and its key, and TLSCA
+	// the authorities that sign the servers' certificates, all PEM files.
+	TLSCert, TLSKey, TLSCA string
 	// Listen is the embedded server's client address, "127.0.0.1:4222" by
 	// default; port -1 picks a free port.
 	Listen string
@@ -135,6 +144,9 @@ type Node struct {
 
 	backend executor.Backend
 	loaded  loadedSet
+	// refusals are the permission errors of each of the node's
+	// connections, by *nats.Conn.
+	refusals sync.Map
 
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
@@ -217,13 +229,13 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 		creds = nats.UserJWTAndSeed(nodeCreds.JWT, string(nodeCreds.Seed))
-	} else if cfg.Creds != "" {
-		creds = nats.UserCredentials(cfg.Creds)
+	} else if err := n.auth().Validate(); err != nil {
+		return nil, fmt.Errorf("natsfn: %w", err)
 	}
 	url := n.ClientURL()
 	nc, err := n.connect("natsfn-node "+cfg.Name, creds)
 	if err != nil {
-		return nil, fmt.Errorf("natsfn: connect to %s: %w", url, err)
+		return nil, fmt.Errorf("natsfn: connect to %s: %w", natsconn.Redact(url), err)
 	}
 	n.nc = nc
 	js, err := jetstream.New(nc)
@@ -238,11 +250,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.exec = executor.New(executor.Config{
-		ConnFor: n.connFor,
-		Backend: n.backend,
-		Logger:  cfg.Logger.With("subsystem", "function"),
-		Node:    cfg.Name,
-		Stats:   n.stats.For,
+		ConnFor:  n.connFor,
+		Refusals: n.refusalsOf,
+		Backend:  n.backend,
+		Logger:   cfg.Logger.With("subsystem", "function"),
+		Node:     cfg.Name,
+		Stats:    n.stats.For,
 	})
 	n.setPhase("loading the functions deployed")
 
@@ -286,7 +299,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.serving.Store(true)
 	ok = true
-	n.log.Info("node ready", "nats", redacted(url), "name", cfg.Name)
+	n.log.Info("node ready", "nats", natsconn.Redact(url), "name", cfg.Name)
 	return n, nil
 }
 
@@ -297,6 +310,10 @@ func (n *Node) ClientURL() string {
 	}
 	return n.cfg.ServerURL
 }
+
+// LogLinesLost is how many function log lines the log stream did not store
+// since the node started; each loss is also reported in the node's log.
+func (n *Node) LogLinesLost() uint64 { return n.exec.LogLinesLost() }
 
 // Close drains the node and leaves: it stops taking control requests
 // (other nodes answer them) and new calls (the queue groups hand them to
@@ -381,9 +398,17 @@ func (n *Node) openStore(ctx context.Context, js jetstream.JetStream) (*store.St
 	}
 }
 
+// auth is how this node logs in to the NATS system it joins.
+func (n *Node) auth() natsconn.Auth {
+	return natsconn.Auth{Creds: n.cfg.Creds, NKey: n.cfg.NKey, TLSCert: n.cfg.TLSCert, TLSKey: n.cfg.TLSKey, TLSCA: n.cfg.TLSCA}
+}
+
 // connect opens a connection of this node's: in memory to the embedded
-// server, else to the NATS system at ServerURL.
+// server, else to the NATS system at ServerURL, with creds or, when nil,
+// the node's own credentials (Config's Creds or NKey). Every connection to
+// a system it joins uses Config's TLS settings.
 func (n *Node) connect(name string, creds nats.Option) (*nats.Conn, error) {
+	refusals := natsperm.New()
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -396,18 +421,46 @@ func (n *Node) connect(name string, creds nats.Option) (*nats.Conn, error) {
 			n.log.Info("reconnected to NATS", "connection", name, "url", c.ConnectedUrlRedacted())
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
+			refusals.Report(err)
 			n.log.Warn("NATS error", "connection", name, "subject", subjectOf(s), "err", err)
 		}),
+		nats.ClosedHandler(func(c *nats.Conn) { n.refusals.Delete(c) }),
 	}
-	if creds != nil {
+	switch {
+	case n.server != nil:
+		if creds != nil {
+			opts = append(opts, creds)
+		}
+	case creds != nil:
 		opts = append(opts, creds)
+		opts = append(opts, n.auth().TLSOptions()...)
+	default:
+		own, err := n.auth().Options()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, own...)
 	}
 	if n.server != nil {
 		// The node talks to its own embedded server in memory, without
 		// loopback TCP syscalls.
 		opts = append(opts, nats.InProcessServer(n.server.Inner()))
 	}
-	return nats.Connect(n.ClientURL(), opts...)
+	nc, err := nats.Connect(n.ClientURL(), opts...)
+	if err != nil {
+		return nil, err
+	}
+	n.refusals.Store(nc, refusals)
+	return nc, nil
+}
+
+// refusalsOf are the permission errors of one of the node's connections;
+// nil for another connection.
+func (n *Node) refusalsOf(nc *nats.Conn) *natsperm.Violations {
+	if v, ok := n.refusals.Load(nc); ok {
+		return v.(*natsperm.Violations)
+	}
+	return nil
 }
 
 // reloadNamespace applies the desired state of a namespace that this node
@@ -423,14 +476,6 @@ func (n *Node) reloadNamespace(ctx context.Context, namespace string) {
 	}
 }
 
-// redacted is url without a password.
-func redacted(url string) string {
-	if u, err := neturl.Parse(url); err == nil {
-		return u.Redacted()
-	}
-	return url
-}
-
 // check compiles a bundle and runs its top level before a deploy is
 // accepted, so that a broken script is refused with the reason.
 func (n *Node) check(ctx context.Context, spec api.FunctionSpec, script []byte) error {
@@ -440,13 +485,63 @@ func (n *Node) check(ctx context.Context, spec api.FunctionSpec, script []byte) 
 	if err := n.checkHTTPAllow(spec); err != nil {
 		return err
 	}
+	if conn, err := n.connFor(spec.Namespace); err == nil {
+		if err := n.checkTriggers(ctx, conn, spec); err != nil {
+			return err
+		}
+	}
 	return n.backend.Check(ctx, spec, script)
 }
 
 // waitLoaded holds a deploy's reply until this node serves the new version,
-// so that a request sent right after `natsfn deploy` finds it.
+// so that a request sent right after `natsfn deploy` finds it. A version
+// whose trigger NATS refuses to subscribe fails the deploy: no node with
+// the same permissions can serve it.
 func (n *Node) waitLoaded(ctx context.Context, info api.FunctionInfo) error {
-	return n.loaded.wait(ctx, info.Spec.Key(), info.Revision)
+	err := n.loaded.wait(ctx, info.Spec.Key(), info.Revision)
+	if errors.Is(err, executor.ErrSubscribeRefused) {
+		return api.Errorf(api.CodeForbidden, "deployed as revision %d, but not served: %v (grant the permission, or remove the function with `natsfn rm %s`)",
+			info.Revision, err, info.Spec.Name)
+	}
+	if err != nil {
+		// Logged by the control API; the deploy stands as before.
+		return fmt.Errorf("not served yet: %v", err)
+	}
+	return nil
+}
+
+// triggerCheckTimeout bounds asking the server about a deploy's triggers.
+const triggerCheckTimeout = 10 * time.Second
+
+// checkTriggers refuses a deploy whose trigger this node's NATS user may not
+// subscribe to, before it becomes desired state that no node can serve. It
+// subscribes to each outside any queue group, which takes no message from
+// the function's queue group, and asks the server.
+func (n *Node) checkTriggers(ctx context.Context, conn *nats.Conn, spec api.FunctionSpec) error {
+	refusals := n.refusalsOf(conn)
+	if refusals == nil {
+		return nil
+	}
+	// nats.go flushes only with a deadline.
+	ctx, cancel := context.WithTimeout(ctx, triggerCheckTimeout)
+	defer cancel()
+	mark := refusals.Mark(conn)
+	for _, t := range spec.Triggers {
+		sub, err := conn.SubscribeSync(t)
+		if err != nil {
+			return api.Errorf(api.CodeBadRequest, "trigger %q: %v", t, err)
+		}
+		defer sub.Unsubscribe()
+	}
+	if err := conn.FlushWithContext(ctx); err != nil {
+		return api.Errorf(api.CodeUnavailable, "cannot ask NATS about the triggers: %v", err)
+	}
+	for _, t := range spec.Triggers {
+		if r := refusals.Subscribed(ctx, conn, mark, t, ""); r != nil {
+			return api.Errorf(api.CodeForbidden, "trigger %q: the node's NATS permissions do not allow subscribing to it (%v)", t, r)
+		}
+	}
+	return nil
 }
 
 func subjectOf(s *nats.Subscription) string {

@@ -126,7 +126,7 @@ func (n *Node) Gauges() metrics.Gauges {
 	if !n.serving.Load() {
 		return metrics.Gauges{}
 	}
-	g := metrics.Gauges{Namespaces: len(n.tenants.all())}
+	g := metrics.Gauges{Namespaces: len(n.tenants.all()), LogLinesLost: n.LogLinesLost()}
 	if b, ok := n.backend.(interface{ Workers() int }); ok {
 		g.Workers = b.Workers()
 	}

@@ -32,7 +32,7 @@ func (n *Node) reconcile(ctx context.Context, ready chan<- error) {
 		if ev.Kind == store.EventDelete {
 			key := api.FunctionKey(ev.Namespace, ev.Name)
 			n.exec.Unload(ev.Namespace, ev.Name)
-			n.loaded.set(key, ev.Revision)
+			n.loaded.set(key, ev.Revision, nil)
 			n.log.Info("removed function", "function", key)
 			return
 		}
@@ -124,7 +124,8 @@ func (a *appliers) drain(key string, q *applyQueue) {
 // previous version serving.
 func (n *Node) apply(ctx context.Context, info *api.FunctionInfo) {
 	key := info.Spec.Key()
-	defer n.loaded.set(key, info.Revision)
+	var loadErr error
+	defer func() { n.loaded.set(key, info.Revision, loadErr) }()
 	bundle, err := n.store.BundleOf(ctx, info)
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
@@ -133,6 +134,7 @@ func (n *Node) apply(ctx context.Context, info *api.FunctionInfo) {
 		return
 	}
 	if err := n.exec.Load(ctx, *info, bundle); err != nil {
+		loadErr = err
 		n.log.Error("cannot load function", "function", key, "err", err)
 		return
 	}
@@ -140,21 +142,28 @@ func (n *Node) apply(ctx context.Context, info *api.FunctionInfo) {
 }
 
 // loadedSet records the newest revision the reconcile loop has applied per
-// function, and lets a deploy wait for its own.
+// function, and why its load failed, and lets a deploy wait for its own.
 type loadedSet struct {
 	mu      sync.Mutex
 	rev     map[string]uint64
+	failed  map[string]error // the load of rev[key] failed so
 	changed chan struct{}
 }
 
-func (s *loadedSet) set(key string, rev uint64) {
+func (s *loadedSet) set(key string, rev uint64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.rev == nil {
 		s.rev = map[string]uint64{}
+		s.failed = map[string]error{}
 	}
 	if rev > s.rev[key] {
 		s.rev[key] = rev
+		if err != nil {
+			s.failed[key] = err
+		} else {
+			delete(s.failed, key)
+		}
 	}
 	if s.changed != nil {
 		close(s.changed)
@@ -162,12 +171,18 @@ func (s *loadedSet) set(key string, rev uint64) {
 	}
 }
 
+// wait returns once revision rev of a function is applied, with the error
+// its load failed with when it is still the newest.
 func (s *loadedSet) wait(ctx context.Context, key string, rev uint64) error {
 	for {
 		s.mu.Lock()
 		if s.rev[key] >= rev {
+			var err error
+			if s.rev[key] == rev {
+				err = s.failed[key]
+			}
 			s.mu.Unlock()
-			return nil
+			return err
 		}
 		if s.changed == nil {
 			s.changed = make(chan struct{})
