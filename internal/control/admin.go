@@ -34,7 +34,7 @@ func StartAdmin(ctx context.Context, nc *nats.Conn, namespaces Namespaces, opts 
 		op, _ := strings.CutPrefix(subject, api.AdminPrefix+".ns.")
 		log := s.opts.logger.With("op", "ns "+op)
 		result, err := adminOp(ctx, namespaces, op, data)
-		return s.envelope(log, result, err)
+		return s.envelope(ctx, log, result, err)
 	}
 	return s, s.subscribe(ctx, nc, api.AdminPrefix+".ns.>")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/natsperm"
 	"github.com/natsfn/natsfn/internal/store"
 )
 
@@ -55,6 +56,9 @@ type options struct {
 	namespace string
 	uploads   *store.Uploads
 	dataConn  func(namespace string) (*nats.Conn, error)
+	// refusals and refusalConns: see WithRefusals.
+	refusals     func(*nats.Conn) *natsperm.Violations
+	refusalConns []*nats.Conn
 }
 
 // WithNamespace serves one namespace only: the connection is in that

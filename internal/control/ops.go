@@ -29,7 +29,11 @@ func (s *Server) deploy(ctx context.Context, log *slog.Logger, ns string, data [
 	// The upload is useless after this request whatever its outcome: a
 	// client that tries again stages a new one.
 	defer func() {
-		if err := s.opts.uploads.Delete(context.WithoutCancel(ctx), req.Upload); err != nil {
+		// Whatever ended the request, and watching anew: a refusal that
+		// ended it need not refuse this.
+		cleanup, stop := s.watchRefusals(context.WithoutCancel(ctx), ns)
+		defer stop()
+		if err := s.opts.uploads.Delete(cleanup, req.Upload); err != nil {
 			log.Warn("control: cannot delete upload", "upload", req.Upload, "error", err)
 		}
 	}()

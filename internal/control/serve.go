@@ -16,7 +16,9 @@ import (
 
 // serve answers one request.
 func (s *Server) serve(msg *nats.Msg) {
-	ctx, cancel := context.WithTimeout(s.base, requestTimeout)
+	ctx, stopWatching := s.watchRefusals(s.base, requestNamespace(msg.Subject))
+	defer stopWatching()
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	body, apiErr := s.route(ctx, msg.Subject, msg.Data)
 	if msg.Reply == "" || strings.HasPrefix(msg.Reply, "$") {
@@ -33,6 +35,20 @@ func (s *Server) serve(msg *nats.Msg) {
 	if err := msg.RespondMsg(reply); err != nil {
 		s.opts.logger.Warn("control: cannot reply", "subject", msg.Subject, "error", err)
 	}
+}
+
+// requestNamespace is the namespace a control subject names; empty for
+// another subject.
+func requestNamespace(subject string) string {
+	rest, ok := strings.CutPrefix(subject, api.ControlPrefix+".")
+	if !ok {
+		return ""
+	}
+	ns, _, _ := strings.Cut(rest, ".")
+	if api.ValidateName("namespace", ns) != nil {
+		return ""
+	}
+	return ns
 }
 
 // handle runs the request on subject and returns the reply envelope, and
@@ -64,13 +80,20 @@ func (s *Server) handle(ctx context.Context, subject string, data []byte) ([]byt
 		err = api.Errorf(api.CodeNotFound, "unknown operation %q; want %s, %s, %s or %s",
 			op, api.OpDeploy, api.OpList, api.OpInfo, api.OpRemove)
 	}
-	return s.envelope(log, result, err)
+	return s.envelope(ctx, log, result, err)
 }
 
 // envelope is the reply to a request that gave result or failed with err.
-func (s *Server) envelope(log *slog.Logger, result any, err error) ([]byte, *api.Error) {
+// A request that NATS refused failed for that reason, whatever error the
+// refusal's cancellation turned into.
+func (s *Server) envelope(ctx context.Context, log *slog.Logger, result any, err error) ([]byte, *api.Error) {
 	if err != nil {
-		apiErr := s.publicError(log, err)
+		apiErr := refused(ctx)
+		if apiErr != nil {
+			log.Warn("control: refused by NATS permissions", "error", apiErr.Message, "cause", err)
+		} else {
+			apiErr = s.publicError(log, err)
+		}
 		return encode(api.Response[json.RawMessage]{Error: apiErr}), apiErr
 	}
 	raw, mErr := json.Marshal(result)

@@ -143,7 +143,7 @@ func TestPasswordNeverShown(t *testing.T) {
 // node's log.
 func TestLostLogLinesCounted(t *testing.T) {
 	var log lockedBuffer
-	n := startNode(t, Config{Sandbox: "none", Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	n := startNode(t, Config{Sandbox: "none", Metrics: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	c, nc := newClient(t, n)
 	deploy(t, c, "chatty", `(s, p) => { console.log("one"); console.log("two"); return "ok" }`, "chatty")
 	invoke(t, nc, "chatty", nil)
@@ -157,6 +157,10 @@ func TestLostLogLinesCounted(t *testing.T) {
 	}
 	invoke(t, nc, "chatty", nil)
 	testenv.Eventually(t, "both lines counted as lost", func() bool { return n.LogLinesLost() >= 2 })
+	// Nothing logs after the two lines, so the count stands still.
+	if got, want := sample(scrape(t, n), "natsfn_log_lines_lost_total"), float64(n.LogLinesLost()); got != want || got < 2 {
+		t.Errorf("natsfn_log_lines_lost_total = %v, want %v", got, want)
+	}
 	testenv.Eventually(t, "the loss reported", func() bool {
 		return strings.Contains(log.String(), "function log lines lost") && strings.Contains(log.String(), "NATSFN_LOGS")
 	})

@@ -282,10 +282,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 
 	n.reconciled.Store(true)
 	if n.ctl, err = control.Start(ctx, nc, n.store, control.WithCheck(n.check), control.WithDeployed(n.waitLoaded),
-		control.WithDataConn(n.connFor), control.WithLogger(cfg.Logger.With("subsystem", "control"))); err != nil {
+		control.WithDataConn(n.connFor), control.WithRefusals(n.refusalsOf, nc),
+		control.WithLogger(cfg.Logger.With("subsystem", "control"))); err != nil {
 		return nil, err
 	}
-	if n.admin, err = control.StartAdmin(ctx, nc, (*namespaceAdmin)(n), control.WithLogger(cfg.Logger.With("subsystem", "admin"))); err != nil {
+	if n.admin, err = control.StartAdmin(ctx, nc, (*namespaceAdmin)(n), control.WithRefusals(n.refusalsOf),
+		control.WithLogger(cfg.Logger.With("subsystem", "admin"))); err != nil {
 		return nil, err
 	}
 	if n.service, err = n.startService(); err != nil {

@@ -148,3 +148,55 @@ func TestLeastPrivilegeNode(t *testing.T) {
 		t.Errorf("the node's log shows its password:\n%s", log.String())
 	}
 }
+
+// A control request whose JetStream operation the node's NATS user may not
+// do fails with 403 naming the refusal, not with a timeout: the client
+// waits longer than the node's own request timeout, so any reply but the
+// refusal would be a 408.
+func TestLeastPrivilegeControlRefused(t *testing.T) {
+	start := func(t *testing.T, deny ...string) *client.Client {
+		perms := nodePermissions("fn.>", "out.>")
+		perms.Publish.Deny = deny
+		srv := startPlainSystem(t, perms)
+		startNode(t, Config{ServerURL: withUser(srv.ClientURL(), "node", "n0de-s3cret"), Sandbox: "none"})
+		c, err := client.New(testenv.Conn(t, withUser(srv.ClientURL(), "app", "app-s3cret")), client.WithTimeout(2*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	refusal := func(t *testing.T, what string, err error, subject string) {
+		t.Helper()
+		t.Logf("%s: %v", what, err)
+		if api.CodeOf(err) != api.CodeForbidden || !strings.Contains(err.Error(), "NATS permissions refuse") || !strings.Contains(err.Error(), subject) {
+			t.Errorf("%s: want 403 naming %s, got %v", what, subject, err)
+		}
+	}
+	ctx := context.Background()
+	script := []byte(`() => "x"`)
+
+	t.Run("stream delete", func(t *testing.T) {
+		c := start(t, "$JS.API.STREAM.DELETE.>")
+		// A new function's deploy deletes what a removed one of its name left.
+		_, err := c.Deploy(ctx, api.FunctionSpec{Name: "fresh", Triggers: []string{"fn.fresh"}}, script)
+		refusal(t, "deploy", err, "$JS.API.STREAM.DELETE.")
+		if _, err := c.Info(ctx, "fresh"); api.CodeOf(err) != api.CodeNotFound {
+			t.Errorf("the refused deploy is stored: %v", err)
+		}
+		if _, err := c.Deploy(ctx, api.FunctionSpec{Name: "kept", Triggers: []string{"fn.kept"}}, script, client.KeepData()); err != nil {
+			t.Fatalf("deploy keeping the data: %v", err)
+		}
+		_, err = c.Remove(ctx, "kept", client.Purge())
+		refusal(t, "rm --purge", err, "$JS.API.STREAM.DELETE.")
+	})
+
+	t.Run("uploads", func(t *testing.T) {
+		uploads := "OBJ_" + api.UploadsBucket
+		c := start(t, "$JS.API.DIRECT.GET."+uploads+".>", "$JS.API.STREAM.MSG.GET."+uploads)
+		_, err := c.Deploy(ctx, api.FunctionSpec{Name: "staged", Triggers: []string{"fn.staged"}}, script)
+		refusal(t, "deploy", err, uploads)
+		if _, err := c.List(ctx); err != nil {
+			t.Errorf("ls, which needs no upload: %v", err)
+		}
+	})
+}

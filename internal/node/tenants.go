@@ -261,7 +261,7 @@ func (n *Node) serveTenant(ctx context.Context, ns store.Namespace) error {
 		return err
 	}
 	if t.ctl, err = control.Start(ctx, t.nc, n.store, control.WithNamespace(ns.Name), control.WithUploads(t.uploads),
-		control.WithCheck(n.check), control.WithDeployed(n.waitLoaded),
+		control.WithCheck(n.check), control.WithDeployed(n.waitLoaded), control.WithRefusals(n.refusalsOf, n.nc),
 		control.WithLogger(n.cfg.Logger.With("subsystem", "control"))); err != nil {
 		return err
 	}
