@@ -167,7 +167,6 @@ func TestLeastPrivilegeControlRefused(t *testing.T) {
 	}
 	refusal := func(t *testing.T, what string, err error, subject string) {
 		t.Helper()
-		t.Logf("%s: %v", what, err)
 		if api.CodeOf(err) != api.CodeForbidden || !strings.Contains(err.Error(), "NATS permissions refuse") || !strings.Contains(err.Error(), subject) {
 			t.Errorf("%s: want 403 naming %s, got %v", what, subject, err)
 		}
