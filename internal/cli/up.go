@@ -40,6 +40,7 @@ type nodeFlags struct {
 	services     string
 	disable      listFlag
 	httpAllow    listFlag
+	replicas     int
 }
 
 func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
@@ -53,6 +54,7 @@ func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
 	fs.StringVar(&f.workerBudget, "worker-budget", "", "the `SIZE` the workers' memory limits may add up to (default: twice the machine's memory)")
 	fs.StringVar(&f.services, "services", "", "a JSON `FILE` with every function's host-service limits (docs/host-services.md)")
 	fs.Var(&f.disable, "disable", "turn a host `SERVICE` (http, kv, objectStore, messaging) off for every function; repeatable")
+	fs.IntVar(&f.replicas, "replicas", 0, "keep `N` copies (1-5) of natsfn's state and every function's bucket in the NATS system; raises, never lowers (default: what the system keeps, 3 on a new cluster, 1 on a single server)")
 	fs.Var(&f.httpAllow, "http-allow", "a `HOST|CIDR` every function may reach over HTTP although the egress policy refuses it; repeatable")
 }
 
@@ -73,6 +75,9 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 	}
 	if f.maxWorkers < 0 {
 		return node.Config{}, usageErrorf("--max-workers %d: want a positive number", f.maxWorkers)
+	}
+	if f.replicas < 0 || f.replicas > 5 {
+		return node.Config{}, usageErrorf("--replicas %d: want 1 to 5", f.replicas)
 	}
 	var workerBudget int64
 	if f.workerBudget != "" {
@@ -120,6 +125,7 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 		// A zero budget is the node's default.
 		WorkerMemoryBudget: workerBudget,
 		Services:           servicesCfg,
+		Replicas:           f.replicas,
 	}, nil
 }
 

@@ -7,13 +7,17 @@ import (
 	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/internal/jsbucket"
 )
 
 // The function's KV bucket: history 1, file storage, created on first use.
 
 func (s *Services) kvBucket(ctx context.Context) (jetstream.KeyValue, error) {
 	return s.kv.get(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
-		kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		// Bound as it is when it exists: an operator's raise of its
+		// replicas stays, and a first call costs no update.
+		kv, _, err := jsbucket.KeyValue(ctx, s.js, jetstream.KeyValueConfig{
 			Bucket:       KVBucketName(s.fn.Namespace, s.fn.Name),
 			Description:  fmt.Sprintf("natsfn function %s/%s", s.fn.Namespace, s.fn.Name),
 			History:      1,

@@ -55,6 +55,13 @@ func CannotPlace(err error) bool {
 	return false
 }
 
+// NotClustered reports whether err says JetStream runs on a single server,
+// which keeps one copy of everything.
+func NotClustered(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == codeReplicasNotSupported
+}
+
 // streamConfig returns the config of a stream, or nil when there is none.
 func streamConfig(ctx context.Context, js jetstream.JetStream, name string) (*jetstream.StreamConfig, error) {
 	s, err := js.Stream(ctx, name)

@@ -79,6 +79,12 @@ type Config struct {
 	// 64 MiB.
 	MaxHostCalls  int
 	HostCallBytes int64
+
+	// Replicas asks for this many copies of natsfn's state and of every
+	// function's bucket; 0 keeps the system's setting (3 on a new cluster
+	// that can place them, 1 on a single server). It raises what exists
+	// and never lowers it.
+	Replicas int
 }
 
 // Defaults of the per-namespace worker limits.
@@ -302,12 +308,17 @@ const (
 // ctx allows: on a cluster a node may start while a server is down or no
 // meta leader is elected yet, and should serve once one is, not exit.
 func (n *Node) openStore(ctx context.Context, js jetstream.JetStream) (*store.Store, error) {
+	var opts []store.Option
+	if n.cfg.Replicas > 0 {
+		opts = append(opts, store.WithReplicas(n.cfg.Replicas))
+	}
 	backoff := openBackoffMin
 	for {
 		attempt, cancel := context.WithTimeout(ctx, openAttemptTimeout)
-		st, err := store.Open(attempt, js)
+		st, err := store.Open(attempt, js, opts...)
 		cancel()
 		if err == nil {
+			n.logReplicas(st)
 			return st, nil
 		}
 		if ctx.Err() != nil {
@@ -321,6 +332,27 @@ func (n *Node) openStore(ctx context.Context, js jetstream.JetStream) (*store.St
 			return nil, fmt.Errorf("natsfn: open desired state (is JetStream enabled and reachable?): %w", err)
 		}
 		backoff = min(2*backoff, openBackoffMax)
+	}
+}
+
+// logReplicas says how many copies the system keeps, and warns where it
+// keeps fewer than asked or more than this node asked for.
+func (n *Node) logReplicas(st *store.Store) {
+	n.log.Info("desired state opened", "replicas", st.Replicas())
+	if asked := st.AskedReplicas(); asked > 0 && asked < st.Replicas() {
+		n.log.Warn("--replicas is lower than what the NATS system keeps: natsfn never lowers replicas, so they stay as they are (lower them with `nats stream edit` if you mean it)",
+			"asked", asked, "replicas", st.Replicas())
+	}
+	n.logOpened(st.Opened())
+}
+
+// logOpened warns of buckets that have fewer replicas than asked.
+func (n *Node) logOpened(opened []store.Opened) {
+	for _, o := range opened {
+		if o.Short {
+			n.log.Warn("a bucket has fewer replicas than asked: the cluster cannot place more now (a server down, or fewer servers); a node started later raises them",
+				"bucket", o.Name, "replicas", o.Replicas, "err", o.ShortErr)
+		}
 	}
 }
 

@@ -257,9 +257,11 @@ func (n *Node) serveTenant(ctx context.Context, ns store.Namespace) error {
 	if err != nil {
 		return err
 	}
-	if t.uploads, err = store.OpenAccount(ctx, js, 1, logBytes(ns)); err != nil {
+	var opened []store.Opened
+	if t.uploads, opened, err = store.OpenAccount(ctx, js, n.store.Replicas(), logBytes(ns)); err != nil {
 		return err
 	}
+	n.logOpened(opened)
 	if t.ctl, err = control.Start(ctx, t.nc, n.store, control.WithNamespace(ns.Name), control.WithUploads(t.uploads),
 		control.WithCheck(n.check), control.WithDeployed(n.waitLoaded),
 		control.WithLogger(n.cfg.Logger.With("subsystem", "control"))); err != nil {
