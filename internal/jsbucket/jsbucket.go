@@ -12,7 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"reflect"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -124,81 +124,95 @@ func orDefault[T comparable](v, zero, def T) T {
 
 // KeyValue opens the KV bucket cfg names with at least cfg.Replicas.
 func KeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, Result, error) {
-	have, err := streamConfig(ctx, js, "KV_"+cfg.Bucket)
+	stream := "KV_" + cfg.Bucket
+	have, err := streamConfig(ctx, js, stream)
 	if err != nil {
 		return nil, Result{}, err
 	}
-	var kv jetstream.KeyValue
-	if have == nil {
-		res, err := create(cfg.Replicas, func(r int) error {
+	var res Result
+	switch {
+	case have == nil:
+		res, err = create(cfg.Replicas, func(r int) error {
 			c := cfg
 			c.Replicas = r
-			var err error
-			kv, err = js.CreateKeyValue(ctx, c)
-			if errors.Is(err, jetstream.ErrBucketExists) {
-				// Another node made it first: bind to it as it is.
-				kv, err = js.KeyValue(ctx, cfg.Bucket)
+			_, err := js.CreateKeyValue(ctx, c)
+			if err != nil && !errors.Is(err, jetstream.ErrBucketExists) { // exists: another node made it first
+				return err
 			}
-			return err
+			return settleReads(ctx, js, stream)
 		})
-		return kv, res, err
+	default:
+		want := *have
+		want.Description = cfg.Description
+		want.MaxMsgsPerSubject = int64(orDefault(cfg.History, 0, 1))
+		want.MaxMsgSize = orDefault(cfg.MaxValueSize, 0, -1)
+		want.MaxBytes = orDefault(cfg.MaxBytes, 0, -1)
+		want.MaxAge = cfg.TTL
+		if want.MaxAge > 0 && want.MaxAge < want.Duplicates {
+			want.Duplicates = want.MaxAge
+		}
+		res, err = update(ctx, js, have, want, cfg.Replicas)
 	}
-	same := have.Replicas >= cfg.Replicas &&
-		have.Description == cfg.Description &&
-		have.MaxMsgsPerSubject == int64(orDefault(cfg.History, 0, 1)) &&
-		have.MaxMsgSize == orDefault(cfg.MaxValueSize, 0, -1) &&
-		have.MaxBytes == orDefault(cfg.MaxBytes, 0, -1) &&
-		have.MaxAge == cfg.TTL
-	if same {
-		kv, err = js.KeyValue(ctx, cfg.Bucket)
-		return kv, Result{Replicas: have.Replicas}, err
+	if err != nil {
+		return nil, Result{}, err
 	}
-	res, err := raise(have.Replicas, cfg.Replicas, func(r int) error {
-		c := cfg
-		c.Replicas = r
-		var err error
-		kv, err = js.UpdateKeyValue(ctx, c)
-		return err
-	})
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
 	return kv, res, err
 }
 
 // ObjectStore opens the object store cfg names with at least cfg.Replicas.
 func ObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, Result, error) {
-	have, err := streamConfig(ctx, js, "OBJ_"+cfg.Bucket)
+	stream := "OBJ_" + cfg.Bucket
+	have, err := streamConfig(ctx, js, stream)
 	if err != nil {
 		return nil, Result{}, err
 	}
-	var obs jetstream.ObjectStore
-	if have == nil {
-		res, err := create(cfg.Replicas, func(r int) error {
+	var res Result
+	switch {
+	case have == nil:
+		res, err = create(cfg.Replicas, func(r int) error {
 			c := cfg
 			c.Replicas = r
-			var err error
-			obs, err = js.CreateObjectStore(ctx, c)
-			if errors.Is(err, jetstream.ErrBucketExists) {
-				obs, err = js.ObjectStore(ctx, cfg.Bucket)
+			_, err := js.CreateObjectStore(ctx, c)
+			if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+				return err
 			}
-			return err
+			return settleReads(ctx, js, stream)
 		})
-		return obs, res, err
+	default:
+		want := *have
+		want.Description = cfg.Description
+		want.MaxBytes = orDefault(cfg.MaxBytes, 0, -1)
+		want.MaxAge = cfg.TTL
+		res, err = update(ctx, js, have, want, cfg.Replicas)
 	}
-	same := have.Replicas >= cfg.Replicas &&
-		have.Description == cfg.Description &&
-		have.MaxBytes == orDefault(cfg.MaxBytes, 0, -1) &&
-		have.MaxAge == cfg.TTL
-	if same {
-		obs, err = js.ObjectStore(ctx, cfg.Bucket)
-		return obs, Result{Replicas: have.Replicas}, err
+	if err != nil {
+		return nil, Result{}, err
 	}
-	res, err := raise(have.Replicas, cfg.Replicas, func(r int) error {
-		c := cfg
-		c.Replicas = r
-		var err error
-		obs, err = js.UpdateObjectStore(ctx, c)
-		return err
-	})
+	obs, err := js.ObjectStore(ctx, cfg.Bucket)
 	return obs, res, err
+}
+
+// settleReads makes a new replicated bucket's reads go to its leader. With
+// direct gets (the NATS default) any replica answers a read, one that has
+// not yet applied a write acknowledged a moment ago included: a deploy
+// then misses the bundle its client just staged, and a function's kv.get
+// misses its own kv.set. A single copy keeps direct gets, which are
+// faster and cannot be stale. Only a bucket being made is changed: a
+// client bound to a bucket with direct gets would find nobody answering
+// them once they are turned off.
+func settleReads(ctx context.Context, js jetstream.JetStream, stream string) error {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return err
+	}
+	cfg := s.CachedInfo().Config
+	if cfg.Replicas == 1 || !cfg.AllowDirect {
+		return nil
+	}
+	cfg.AllowDirect = false
+	_, err = js.UpdateStream(ctx, cfg)
+	return err
 }
 
 // Stream opens the stream cfg names with at least cfg.Replicas.
@@ -218,18 +232,26 @@ func Stream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamCon
 			return err
 		})
 	}
-	same := have.Replicas >= cfg.Replicas &&
-		have.Description == cfg.Description &&
-		slices.Equal(have.Subjects, cfg.Subjects) &&
-		have.MaxAge == cfg.MaxAge &&
-		have.MaxMsgsPerSubject == orDefault(cfg.MaxMsgsPerSubject, 0, -1) &&
-		have.MaxBytes == orDefault(cfg.MaxBytes, 0, -1) &&
-		have.Discard == cfg.Discard
-	if same {
+	want := *have
+	want.Description = cfg.Description
+	want.Subjects = cfg.Subjects
+	want.MaxAge = cfg.MaxAge
+	want.MaxMsgsPerSubject = orDefault(cfg.MaxMsgsPerSubject, 0, -1)
+	want.MaxBytes = orDefault(cfg.MaxBytes, 0, -1)
+	want.Discard = cfg.Discard
+	return update(ctx, js, have, want, cfg.Replicas)
+}
+
+// update changes a stream's limits to want's, keeping everything else an
+// operator may have set, and raises its replicas to at least replicas. A
+// stream that has them already is not touched.
+func update(ctx context.Context, js jetstream.JetStream, have *jetstream.StreamConfig, want jetstream.StreamConfig, replicas int) (Result, error) {
+	want.Replicas = have.Replicas
+	if have.Replicas >= replicas && reflect.DeepEqual(*have, want) {
 		return Result{Replicas: have.Replicas}, nil
 	}
-	return raise(have.Replicas, cfg.Replicas, func(r int) error {
-		c := cfg
+	return raise(have.Replicas, replicas, func(r int) error {
+		c := want
 		c.Replicas = r
 		_, err := js.UpdateStream(ctx, c)
 		return err

@@ -72,6 +72,18 @@ func TestReplicasOnCluster(t *testing.T) {
 		t.Fatalf("object store raise: %+v %v", res, err)
 	}
 
+	// A replicated bucket made here reads from its leader, so no read is
+	// stale; one an operator raised is left as it is.
+	if _, _, err := jsbucket.KeyValue(ctx, js, jetstream.KeyValueConfig{Bucket: "r3", Replicas: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for stream, direct := range map[string]bool{"KV_r3": false, "KV_b": true} {
+		s, err := js.Stream(ctx, stream)
+		if err != nil || s.CachedInfo().Config.AllowDirect != direct {
+			t.Errorf("%s: direct gets %v, want %v (%v)", stream, s.CachedInfo().Config.AllowDirect, direct, err)
+		}
+	}
+
 	// More than the servers there are: what can be placed, and it says so.
 	st := jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Replicas: 5}
 	if res, err = jsbucket.Stream(ctx, js, st); err != nil || res.Replicas != 3 || !res.Short {
@@ -81,18 +93,20 @@ func TestReplicasOnCluster(t *testing.T) {
 	// is raised once the server is back.
 	c.Kill(2)
 	cfg = jetstream.KeyValueConfig{Bucket: "late", Replicas: 3}
-	testenv.Eventually(t, "a bucket made with a server down", func() bool {
+	// Each attempt bounded: while the servers notice the loss, a request
+	// may go unanswered.
+	attempt := func() error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 		_, res, err = jsbucket.KeyValue(ctx, js, cfg)
-		return err == nil
-	})
+		return err
+	}
+	testenv.Eventually(t, "a bucket made with a server down", func() bool { return attempt() == nil })
 	if res.Replicas == 3 && res.Short {
 		t.Fatalf("short but 3: %+v", res)
 	}
 	c.Restart(2)
-	testenv.Eventually(t, "the bucket raised to 3", func() bool {
-		_, res, err = jsbucket.KeyValue(ctx, js, cfg)
-		return err == nil && res.Replicas == 3
-	})
+	testenv.Eventually(t, "the bucket raised to 3", func() bool { return attempt() == nil && res.Replicas == 3 })
 }
 
 // A single server keeps one copy, whatever is asked.
