@@ -118,6 +118,7 @@ type Node struct {
 
 	backend executor.Backend
 	loaded  loadedSet
+	served  servedSet
 
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
@@ -209,7 +210,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Node:    cfg.Name,
 	})
 
-	if err := n.watchNamespaces(runCtx); err != nil {
+	if err := n.waitForJetStream(ctx, "watch the namespaces", func(attempt context.Context) error {
+		return n.watchNamespaces(attempt, runCtx)
+	}); err != nil {
 		return nil, fmt.Errorf("natsfn: namespaces: %w", err)
 	}
 	if n.server == nil && len(n.tenants.all()) == 0 {
@@ -305,31 +308,48 @@ const (
 )
 
 // openStore opens the desired state, waiting for JetStream for as long as
-// ctx allows: on a cluster a node may start while a server is down or no
-// meta leader is elected yet, and should serve once one is, not exit.
+// ctx allows.
 func (n *Node) openStore(ctx context.Context, js jetstream.JetStream) (*store.Store, error) {
 	var opts []store.Option
 	if n.cfg.Replicas > 0 {
 		opts = append(opts, store.WithReplicas(n.cfg.Replicas))
 	}
+	var st *store.Store
+	err := n.waitForJetStream(ctx, "open the desired state", func(ctx context.Context) error {
+		var err error
+		st, err = store.Open(ctx, js, opts...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.logReplicas(st)
+	return st, nil
+}
+
+// waitForJetStream runs op until it succeeds or ctx ends, saying what it
+// waits for: on a cluster a node may start while a server is down or no
+// meta leader is elected yet, and should serve once JetStream answers, not
+// exit. Each attempt is bounded, and the pause between attempts doubles up
+// to a ceiling.
+func (n *Node) waitForJetStream(ctx context.Context, what string, op func(context.Context) error) error {
 	backoff := openBackoffMin
 	for {
 		attempt, cancel := context.WithTimeout(ctx, openAttemptTimeout)
-		st, err := store.Open(attempt, js, opts...)
+		err := op(attempt)
 		cancel()
 		if err == nil {
-			n.logReplicas(st)
-			return st, nil
+			return nil
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("natsfn: open desired state (is JetStream enabled and reachable?): %w", err)
+			return fmt.Errorf("natsfn: %s (is JetStream enabled and reachable?): %w", what, err)
 		}
-		n.log.Warn("waiting for JetStream to open the desired state (is it enabled, and does the cluster have a leader?)",
+		n.log.Warn("waiting for JetStream to "+what+" (is it enabled, and does the cluster have a leader?)",
 			"err", err, "retry_in", backoff)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
-			return nil, fmt.Errorf("natsfn: open desired state (is JetStream enabled and reachable?): %w", err)
+			return fmt.Errorf("natsfn: %s (is JetStream enabled and reachable?): %w", what, err)
 		}
 		backoff = min(2*backoff, openBackoffMax)
 	}
