@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -16,7 +17,7 @@ import (
 
 // serve answers one request.
 func (s *Server) serve(msg *nats.Msg) {
-	ctx, cancel := context.WithTimeout(s.base, requestTimeout)
+	ctx, cancel := context.WithTimeout(s.base, requestBudget(msg))
 	defer cancel()
 	body, apiErr := s.route(ctx, msg.Subject, msg.Data)
 	if msg.Reply == "" || strings.HasPrefix(msg.Reply, "$") {
@@ -33,6 +34,25 @@ func (s *Server) serve(msg *nats.Msg) {
 	if err := msg.RespondMsg(reply); err != nil {
 		s.opts.logger.Warn("control: cannot reply", "subject", msg.Subject, "error", err)
 	}
+}
+
+// replyMargin is what the node keeps of the client's timeout to get its
+// answer back in time.
+const replyMargin = 500 * time.Millisecond
+
+// requestBudget is how long the node works on a request: requestTimeout,
+// or less when the client says it waits less (HeaderTimeout), so that a
+// request stuck on JetStream fails with the reason before the client
+// gives up.
+func requestBudget(msg *nats.Msg) time.Duration {
+	if msg.Header == nil {
+		return requestTimeout
+	}
+	d, err := time.ParseDuration(msg.Header.Get(api.HeaderTimeout))
+	if err != nil || d <= 0 {
+		return requestTimeout
+	}
+	return min(requestTimeout, max(d-min(replyMargin, d/4), 100*time.Millisecond))
 }
 
 // handle runs the request on subject and returns the reply envelope, and
@@ -94,7 +114,9 @@ func (s *Server) publicError(log *slog.Logger, err error) *api.Error {
 	case errors.Is(err, store.ErrConflict):
 		apiErr = api.Errorf(api.CodeConflict, "the function changed during the request; try again")
 	case errors.Is(err, context.DeadlineExceeded):
-		apiErr = api.Errorf(api.CodeTimeout, "the request timed out")
+		// What the node waited for: a JetStream outage shows here.
+		apiErr = api.Errorf(api.CodeTimeout, "the request timed out: %s (no answer from JetStream in time: is a majority of its servers up?)",
+			strings.TrimPrefix(oneLine(err.Error()), "natsfn: "))
 	default:
 		log.Error("control: request failed", "error", err)
 		return api.Errorf(api.CodeInternal, "internal error; see the node's log")

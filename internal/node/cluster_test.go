@@ -312,3 +312,99 @@ func TestClusterNeverLowersReplicas(t *testing.T) {
 	wantReplicas(t, js, 3, "KV_"+api.FunctionsBucket, "KV_"+hostsvc.KVBucketName(api.DefaultNamespace, "counter"),
 		"OBJ_"+api.BundlesBucket, "KV_"+api.NamespacesBucket, "OBJ_"+api.UploadsBucket, api.LogStream)
 }
+
+// serves reports whether n serves the function of the default namespace.
+func serves(n *Node, name string) bool {
+	return n.served.keys()[api.FunctionKey(api.DefaultNamespace, name)]
+}
+
+// During an outage (two of three servers down, no JetStream quorum) a
+// deploy and a listing fail within the client's timeout, saying JetStream
+// did not answer; functions deployed before keep answering; once the
+// servers are back, every node sees new deploys again.
+func TestClusterOutage(t *testing.T) {
+	c := testenv.NewCluster(t, 3)
+	a := clusterNode(t, c.URL(0)+","+c.URLs(), "a", 0, nil)
+	b := clusterNode(t, c.URL(0)+","+c.URLs(), "b", 0, nil)
+	cl, nc, js := clusterClient(t, c)
+	deploy(t, cl, "before", `() => "before"`, "before")
+	testenv.Eventually(t, "both nodes serving", func() bool { return serves(a, "before") && serves(b, "before") })
+
+	c.Kill(1)
+	c.Kill(2)
+	short, err := client.New(nc, client.WithTimeout(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = short.Deploy(context.Background(), api.FunctionSpec{Name: "during", Triggers: []string{"during"}}, []byte(`() => 1`))
+	if err == nil || !strings.Contains(err.Error(), "JetStream") {
+		t.Errorf("a deploy during the outage: %v, want an error naming JetStream", err)
+	}
+	if _, err := short.List(context.Background()); err == nil || !strings.Contains(err.Error(), "JetStream") {
+		t.Errorf("a listing during the outage: %v, want an error naming JetStream", err)
+	}
+	callUntil(t, nc, "before", "", "before")
+
+	c.Restart(1)
+	c.Restart(2)
+	waitStreamsLed(t, js)
+	deploy(t, cl, "after", `() => "after"`, "after")
+	testenv.Eventually(t, "both nodes serving the new deploy", func() bool { return serves(a, "after") && serves(b, "after") })
+	callUntil(t, nc, "after", "", "after")
+}
+
+// Desired state that JetStream loses is noticed, said loudly, and put back
+// by the nodes that still serve it: the functions bucket deleted, and on
+// a system that keeps one copy, the disk of the server that held it.
+func TestClusterRestoresLostState(t *testing.T) {
+	c := testenv.NewCluster(t, 3)
+	var log lockedBuffer
+	a := clusterNode(t, c.URLs(), "a", 1, &log)
+	cl, nc, js := clusterClient(t, c)
+	ctx := context.Background()
+	deploy(t, cl, "keep", `() => "kept"`, "keep")
+	callUntil(t, nc, "keep", "", "kept")
+
+	restored := func(what string) {
+		t.Helper()
+		testenv.Eventually(t, what+": the function back in the desired state", func() bool {
+			info, err := cl.Info(ctx, "keep")
+			return err == nil && info.Spec.Name == "keep"
+		})
+		bundle, err := a.store.Bundle(ctx, api.DefaultNamespace, "keep")
+		if err != nil || string(bundle) != `() => "kept"` {
+			t.Fatalf("%s: the bundle %q %v", what, bundle, err)
+		}
+		callUntil(t, nc, "keep", "", "kept")
+		// The node follows the restored state: a deploy is served.
+		name := strings.ReplaceAll(what, " ", "-")
+		deploy(t, cl, name, `() => "new"`, name)
+		callUntil(t, nc, name, "", "new")
+	}
+
+	if err := js.DeleteKeyValue(ctx, api.FunctionsBucket); err != nil {
+		t.Fatal(err)
+	}
+	restored("bucket deleted")
+	if !strings.Contains(log.String(), "DESIRED STATE LOST") {
+		t.Errorf("the loss was not logged; log:\n%s", log.String())
+	}
+
+	// The server that holds the functions bucket's only copy loses its
+	// disk.
+	s, err := js.Stream(ctx, "KV_"+api.FunctionsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := -1
+	for i := range c.Size() {
+		if c.Name(i) == s.CachedInfo().Cluster.Leader {
+			holder = i
+		}
+	}
+	if holder < 0 {
+		t.Fatalf("no server holds the bucket: %+v", s.CachedInfo().Cluster)
+	}
+	c.WipeAndRestart(holder)
+	restored("disk lost")
+}
