@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/store"
@@ -113,6 +114,9 @@ func (s *Server) publicError(log *slog.Logger, err error) *api.Error {
 		apiErr = api.Errorf(api.CodeConflict, "%s", strings.TrimPrefix(err.Error(), "natsfn: "))
 	case errors.Is(err, store.ErrConflict):
 		apiErr = api.Errorf(api.CodeConflict, "the function changed during the request; try again")
+	case jetStreamUnavailable(err):
+		apiErr = api.Errorf(api.CodeUnavailable, "JetStream is not available: %s (is a majority of its servers up?)",
+			strings.TrimPrefix(oneLine(err.Error()), "natsfn: "))
 	case errors.Is(err, context.DeadlineExceeded):
 		// What the node waited for: a JetStream outage shows here.
 		apiErr = api.Errorf(api.CodeTimeout, "the request timed out: %s (no answer from JetStream in time: is a majority of its servers up?)",
@@ -123,6 +127,25 @@ func (s *Server) publicError(log *slog.Logger, err error) *api.Error {
 	}
 	log.Debug("control: request refused", "code", apiErr.Code, "error", err)
 	return apiErr
+}
+
+// codeClusterNotAvailable is JetStream's "JetStream system temporarily
+// unavailable": no meta leader.
+const codeClusterNotAvailable = 10008
+
+// jetStreamUnavailable reports whether err says JetStream could not serve
+// the request: no leader, too few servers, a request that went unanswered.
+func jetStreamUnavailable(err error) bool {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse),
+		errors.Is(err, store.ErrWatchStopped),
+		errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrDisconnected):
+		return true
+	case errors.As(err, &apiErr):
+		return apiErr.ErrorCode == codeClusterNotAvailable
+	}
+	return false
 }
 
 func encode(r api.Response[json.RawMessage]) []byte {

@@ -324,8 +324,9 @@ func serves(n *Node, name string) bool {
 // servers are back, every node sees new deploys again.
 func TestClusterOutage(t *testing.T) {
 	c := testenv.NewCluster(t, 3)
-	a := clusterNode(t, c.URL(0)+","+c.URLs(), "a", 0, nil)
-	b := clusterNode(t, c.URL(0)+","+c.URLs(), "b", 0, nil)
+	var log lockedBuffer
+	a := clusterNode(t, c.URL(0)+","+c.URLs(), "a", 0, &log)
+	b := clusterNode(t, c.URL(0)+","+c.URLs(), "b", 0, &log)
 	cl, nc, js := clusterClient(t, c)
 	deploy(t, cl, "before", `() => "before"`, "before")
 	testenv.Eventually(t, "both nodes serving", func() bool { return serves(a, "before") && serves(b, "before") })
@@ -341,7 +342,7 @@ func TestClusterOutage(t *testing.T) {
 		t.Errorf("a deploy during the outage: %v, want an error naming JetStream", err)
 	}
 	if _, err := short.List(context.Background()); err == nil || !strings.Contains(err.Error(), "JetStream") {
-		t.Errorf("a listing during the outage: %v, want an error naming JetStream", err)
+		t.Errorf("a listing during the outage: %v, want an error naming JetStream; log:\n%s", err, log.String())
 	}
 	callUntil(t, nc, "before", "", "before")
 

@@ -26,6 +26,9 @@ var (
 	ErrUploadTooLarge = errors.New("natsfn: upload is too large")
 	ErrDigestMismatch = errors.New("natsfn: bundle does not match its digest")
 	ErrConflict       = errors.New("natsfn: function changed concurrently")
+	// ErrWatchStopped: JetStream ended a watch of a bucket (its consumer
+	// was lost and could not be made again).
+	ErrWatchStopped = errors.New("natsfn: the watch stopped: JetStream lost its consumer")
 )
 
 // Retention of staged uploads and logs.
