@@ -28,8 +28,8 @@ func TestClusterFaultsMeasure(t *testing.T) {
 		window = 20 * time.Second
 	)
 	c := testenv.NewCluster(t, 3)
-	clusterNode(t, c.URL(0)+","+c.URLs(), "a", 0, nil)
-	clusterNode(t, c.URL(1)+","+c.URLs(), "b", 0, nil)
+	clusterNode(t, c.URL(0), "a", 0, nil)
+	clusterNode(t, c.URL(1), "b", 0, nil)
 	cl, nc, js := clusterClient(t, c)
 	// Each call writes and reads back a key of its own (of 1000, reused
 	// long after), so concurrent calls do not read each other's values.
