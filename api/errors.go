@@ -22,6 +22,10 @@ const (
 const (
 	HeaderError     = "Nats-Service-Error"
 	HeaderErrorCode = "Nats-Service-Error-Code"
+	// HeaderTimeout carries, on a control request, how long the client
+	// waits for the reply (a Go duration such as "10s"): the node gives up
+	// a little before, so the client hears why instead of a bare timeout.
+	HeaderTimeout = "Natsfn-Timeout"
 )
 
 // Error is what a caller sees of a failure: a code and a short message that

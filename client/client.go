@@ -110,7 +110,13 @@ func roundTrip(ctx context.Context, nc *nats.Conn, subject, op string, req, out 
 			return fmt.Errorf("natsfn: encode %s request: %w", op, err)
 		}
 	}
-	msg, err := nc.RequestWithContext(ctx, subject, data)
+	reqMsg := nats.NewMsg(subject)
+	reqMsg.Data = data
+	if deadline, ok := ctx.Deadline(); ok {
+		// The node answers within it, with the reason when it cannot.
+		reqMsg.Header.Set(api.HeaderTimeout, time.Until(deadline).Round(time.Millisecond).String())
+	}
+	msg, err := nc.RequestMsgWithContext(ctx, reqMsg)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return noNode()

@@ -53,6 +53,8 @@ func (c *Client) Deploy(ctx context.Context, spec api.FunctionSpec, script []byt
 		return nil, c.noNode()
 	case errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrNoResponders):
 		return nil, fmt.Errorf("natsfn: JetStream is not enabled on %s; natsfn needs it: %w", c.nc.ConnectedUrlRedacted(), err)
+	case jetStreamSilent(err):
+		return nil, fmt.Errorf("natsfn: JetStream did not answer in time to open %s (is a majority of its servers up?): %w", api.UploadsBucket, err)
 	case err != nil:
 		return nil, fmt.Errorf("natsfn: open %s: %w", api.UploadsBucket, err)
 	}
@@ -107,7 +109,16 @@ func stageError(ctx context.Context, uploads jetstream.ObjectStore, err error) e
 	case errors.As(err, &apiErr) && apiErr.ErrorCode == jsStorageResourcesExceeded:
 		return api.Errorf(api.CodeTooMany, "the namespace's storage is full: the bundle cannot be staged in %s", api.UploadsBucket)
 	}
+	if jetStreamSilent(err) {
+		return fmt.Errorf("natsfn: JetStream did not answer in time to stage the bundle in %s (is a majority of its servers up?): %w", api.UploadsBucket, err)
+	}
 	return fmt.Errorf("natsfn: stage bundle: %w", err)
+}
+
+// jetStreamSilent reports whether err says JetStream did not answer: no
+// leader for the stream, or too few of its servers up.
+func jetStreamSilent(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoStreamResponse)
 }
 
 // List returns the namespace's functions sorted by name.

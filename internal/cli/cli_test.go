@@ -171,6 +171,8 @@ func TestBadInput(t *testing.T) {
 		{"up bad worker memory", []string{"up", "--worker-memory", "1KiB"}, 2, "--worker-memory"},
 		{"up unparsable worker memory", []string{"up", "--worker-memory", "lots"}, 2, "--worker-memory"},
 		{"up extra", []string{"up", "now"}, 2, "unexpected argument"},
+		{"up too many replicas", []string{"up", "--replicas", "6"}, 2, "--replicas"},
+		{"up negative replicas", []string{"up", "--replicas", "-1"}, 2, "--replicas"},
 		{"up bad listen", []string{"up", "--listen", "localhost"}, 2, "HOST:PORT"},
 		{"up listen with server", []string{"up", "--server", dead, "--listen", "127.0.0.1:1"}, 2, "not with --server"},
 		{"dev no file", []string{"dev", "--trigger", "x"}, 2, "dev needs FILE"},

@@ -42,6 +42,7 @@ type nodeFlags struct {
 	httpAllow    listFlag
 	metrics      string
 	metricsFns   int
+	replicas     int
 }
 
 func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
@@ -55,6 +56,7 @@ func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
 	fs.StringVar(&f.workerBudget, "worker-budget", "", "the `SIZE` the workers' memory limits may add up to (default: twice the machine's memory)")
 	fs.StringVar(&f.services, "services", "", "a JSON `FILE` with every function's host-service limits (docs/host-services.md)")
 	fs.Var(&f.disable, "disable", "turn a host `SERVICE` (http, kv, objectStore, messaging) off for every function; repeatable")
+	fs.IntVar(&f.replicas, "replicas", 0, "keep `N` copies (1-5) of natsfn's state and every function's bucket in the NATS system; raises, never lowers (default: what the system keeps, 3 on a new cluster, 1 on a single server)")
 	fs.Var(&f.httpAllow, "http-allow", "a `HOST|CIDR` every function may reach over HTTP although the egress policy refuses it; repeatable")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `HOST:PORT` (/metrics, and health at /healthz and /readyz)")
 	fs.IntVar(&f.metricsFns, "metrics-functions", 0, "at most `N` functions of each namespace get metrics series of their own; the others share function=\"_other\" (default 100)")
@@ -85,6 +87,9 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 	}
 	if f.metricsFns < 0 {
 		return node.Config{}, usageErrorf("--metrics-functions %d: want a positive number", f.metricsFns)
+	}
+	if f.replicas < 0 || f.replicas > 5 {
+		return node.Config{}, usageErrorf("--replicas %d: want 1 to 5", f.replicas)
 	}
 	var workerBudget int64
 	if f.workerBudget != "" {
@@ -143,6 +148,7 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 		Services:           servicesCfg,
 		Metrics:            f.metrics,
 		MetricsFunctions:   f.metricsFns,
+		Replicas:           f.replicas,
 	}, nil
 }
 

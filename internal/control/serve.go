@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/store"
@@ -18,7 +20,7 @@ import (
 func (s *Server) serve(msg *nats.Msg) {
 	ctx, stopWatching := s.watchRefusals(s.base, requestNamespace(msg.Subject))
 	defer stopWatching()
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, requestBudget(msg))
 	defer cancel()
 	body, apiErr := s.route(ctx, msg.Subject, msg.Data)
 	if msg.Reply == "" || strings.HasPrefix(msg.Reply, "$") {
@@ -49,6 +51,25 @@ func requestNamespace(subject string) string {
 		return ""
 	}
 	return ns
+}
+
+// replyMargin is what the node keeps of the client's timeout to get its
+// answer back in time.
+const replyMargin = 500 * time.Millisecond
+
+// requestBudget is how long the node works on a request: requestTimeout,
+// or less when the client says it waits less (HeaderTimeout), so that a
+// request stuck on JetStream fails with the reason before the client
+// gives up.
+func requestBudget(msg *nats.Msg) time.Duration {
+	if msg.Header == nil {
+		return requestTimeout
+	}
+	d, err := time.ParseDuration(msg.Header.Get(api.HeaderTimeout))
+	if err != nil || d <= 0 {
+		return requestTimeout
+	}
+	return min(requestTimeout, max(d-min(replyMargin, d/4), 100*time.Millisecond))
 }
 
 // handle runs the request on subject and returns the reply envelope, and
@@ -116,14 +137,38 @@ func (s *Server) publicError(log *slog.Logger, err error) *api.Error {
 		apiErr = api.Errorf(api.CodeConflict, "%s", strings.TrimPrefix(err.Error(), "natsfn: "))
 	case errors.Is(err, store.ErrConflict):
 		apiErr = api.Errorf(api.CodeConflict, "the function changed during the request; try again")
+	case jetStreamUnavailable(err):
+		apiErr = api.Errorf(api.CodeUnavailable, "JetStream is not available: %s (is a majority of its servers up?)",
+			strings.TrimPrefix(oneLine(err.Error()), "natsfn: "))
 	case errors.Is(err, context.DeadlineExceeded):
-		apiErr = api.Errorf(api.CodeTimeout, "the request timed out")
+		// What the node waited for: a JetStream outage shows here.
+		apiErr = api.Errorf(api.CodeTimeout, "the request timed out: %s (no answer from JetStream in time: is a majority of its servers up?)",
+			strings.TrimPrefix(oneLine(err.Error()), "natsfn: "))
 	default:
 		log.Error("control: request failed", "error", err)
 		return api.Errorf(api.CodeInternal, "internal error; see the node's log")
 	}
 	log.Debug("control: request refused", "code", apiErr.Code, "error", err)
 	return apiErr
+}
+
+// codeClusterNotAvailable is JetStream's "JetStream system temporarily
+// unavailable": no meta leader.
+const codeClusterNotAvailable = 10008
+
+// jetStreamUnavailable reports whether err says JetStream could not serve
+// the request: no leader, too few servers, a request that went unanswered.
+func jetStreamUnavailable(err error) bool {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse),
+		errors.Is(err, store.ErrWatchStopped),
+		errors.Is(err, nats.ErrConnectionReconnecting), errors.Is(err, nats.ErrDisconnected):
+		return true
+	case errors.As(err, &apiErr):
+		return apiErr.ErrorCode == codeClusterNotAvailable
+	}
+	return false
 }
 
 func encode(r api.Response[json.RawMessage]) []byte {

@@ -38,8 +38,9 @@ type Config struct {
 	Objects   ObjectsConfig
 	Messaging MessagingConfig
 	HTTP      HTTPConfig
-	// Replicas of the function's bucket and store in a clustered JetStream;
-	// zero means 1.
+	// Replicas the function's bucket and store are made with, and raised
+	// to, never lowered; zero means 1. The node sets the NATS system's
+	// setting here.
 	Replicas int
 }
 

@@ -7,26 +7,39 @@ import (
 	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/internal/jsbucket"
 )
 
 // The function's KV bucket: history 1, file storage, created on first use.
 
 func (s *Services) kvBucket(ctx context.Context) (jetstream.KeyValue, error) {
 	return s.kv.get(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
-		kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:       KVBucketName(s.fn.Namespace, s.fn.Name),
-			Description:  fmt.Sprintf("natsfn function %s/%s", s.fn.Namespace, s.fn.Name),
-			History:      1,
-			MaxValueSize: s.cfg.KV.MaxValueSize,
-			MaxBytes:     s.cfg.KV.MaxBucketBytes,
-			Storage:      jetstream.FileStorage,
-			Replicas:     s.cfg.Replicas,
+		// Bound as it is when it exists: an operator's raise of its
+		// replicas stays, and a first call costs no update.
+		var kv jetstream.KeyValue
+		err := whileUnavailable(ctx, false, func() (err error) {
+			kv, _, err = jsbucket.KeyValue(ctx, s.js, s.kvConfig())
+			return err
 		})
 		if err != nil {
 			return nil, classifyJS("kv", err)
 		}
 		return kv, nil
 	})
+}
+
+// kvConfig is the function's bucket as this node makes it.
+func (s *Services) kvConfig() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:       KVBucketName(s.fn.Namespace, s.fn.Name),
+		Description:  fmt.Sprintf("natsfn function %s/%s", s.fn.Namespace, s.fn.Name),
+		History:      1,
+		MaxValueSize: s.cfg.KV.MaxValueSize,
+		MaxBytes:     s.cfg.KV.MaxBucketBytes,
+		Storage:      jetstream.FileStorage,
+		Replicas:     s.cfg.Replicas,
+	}
 }
 
 func keyArg(a args) (string, *Error) {
@@ -53,7 +66,11 @@ func kvGet(s *Services, ctx context.Context, a args, _ []byte) (any, []byte, err
 	if err != nil {
 		return nil, nil, err
 	}
-	entry, err := kv.Get(ctx, key)
+	var entry jetstream.KeyValueEntry
+	err = whileUnavailable(ctx, true, func() (err error) {
+		entry, err = kv.Get(ctx, key)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return kvGetResult{Found: false}, nil, nil
 	}
@@ -79,7 +96,11 @@ func kvSet(s *Services, ctx context.Context, a args, body []byte) (any, []byte, 
 	if err != nil {
 		return nil, nil, err
 	}
-	rev, err := kv.Put(ctx, key, body)
+	var rev uint64
+	err = whileUnavailable(ctx, true, func() (err error) {
+		rev, err = kv.Put(ctx, key, body)
+		return err
+	})
 	if err != nil {
 		return nil, nil, classifyJS("kv.set", err)
 	}
@@ -96,7 +117,7 @@ func kvDelete(s *Services, ctx context.Context, a args, _ []byte) (any, []byte, 
 		return nil, nil, err
 	}
 	// Deleting a missing key writes a delete marker and succeeds, as in NATS.
-	if err := kv.Delete(ctx, key); err != nil {
+	if err := whileUnavailable(ctx, true, func() error { return kv.Delete(ctx, key) }); err != nil {
 		return nil, nil, classifyJS("kv.delete", err)
 	}
 	return nil, nil, nil
@@ -107,7 +128,11 @@ func kvKeys(s *Services, ctx context.Context, _ args, _ []byte) (any, []byte, er
 	if err != nil {
 		return nil, nil, err
 	}
-	keys, err := kv.Keys(ctx)
+	var keys []string
+	err = whileUnavailable(ctx, true, func() (err error) {
+		keys, err = kv.Keys(ctx)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
 		keys, err = []string{}, nil
 	}

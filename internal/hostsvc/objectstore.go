@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/natsfn/natsfn/internal/jsbucket"
 )
 
 // The function's object store: file storage, created on first use.
 
 func (s *Services) objectStore(ctx context.Context) (jetstream.ObjectStore, error) {
 	return s.objects.get(ctx, func(ctx context.Context) (jetstream.ObjectStore, error) {
-		obs, err := s.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		obs, _, err := jsbucket.ObjectStore(ctx, s.js, jetstream.ObjectStoreConfig{
 			Bucket:      ObjectBucketName(s.fn.Namespace, s.fn.Name),
 			Description: fmt.Sprintf("natsfn function %s/%s", s.fn.Namespace, s.fn.Name),
 			MaxBytes:    s.cfg.Objects.MaxBytes,

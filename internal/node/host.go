@@ -24,6 +24,8 @@ func (n *Node) hosts(info api.FunctionInfo) (engine.Host, func(), error) {
 			"namespace", spec.Namespace, "function", spec.Name, "ignored", dropped)
 	}
 	cfg := servicesFor(base, spec)
+	// The system's setting, the same on every node.
+	cfg.Replicas = n.store.Replicas()
 	if subjects, ok := n.cfg.Services.AllowedSubjects[info.Spec.Namespace]; ok {
 		cfg.Messaging.AllowedSubjects = subjects
 	}

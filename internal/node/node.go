@@ -103,6 +103,12 @@ type Config struct {
 	// testHookStarting, when set, runs just before the node is ready
 	// (tests only).
 	testHookStarting func(*Node)
+
+	// Replicas asks for this many copies of natsfn's state and of every
+	// function's bucket; 0 keeps the system's setting (3 on a new cluster
+	// that can place them, 1 on a single server). It raises what exists
+	// and never lowers it.
+	Replicas int
 }
 
 // Defaults of the per-namespace worker limits.
@@ -147,6 +153,7 @@ type Node struct {
 	// refusals are the permission errors of each of the node's
 	// connections, by *nats.Conn.
 	refusals sync.Map
+	served   servedSet
 
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
@@ -259,7 +266,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	})
 	n.setPhase("loading the functions deployed")
 
-	if err := n.watchNamespaces(runCtx); err != nil {
+	if err := n.waitForJetStream(ctx, "watch the namespaces", func(attempt context.Context) error {
+		return n.watchNamespaces(attempt, runCtx)
+	}); err != nil {
 		return nil, fmt.Errorf("natsfn: namespaces: %w", err)
 	}
 	if n.server == nil && len(n.tenants.all()) == 0 {
@@ -375,26 +384,48 @@ const (
 )
 
 // openStore opens the desired state, waiting for JetStream for as long as
-// ctx allows: on a cluster a node may start while a server is down or no
-// meta leader is elected yet, and should serve once one is, not exit.
+// ctx allows.
 func (n *Node) openStore(ctx context.Context, js jetstream.JetStream) (*store.Store, error) {
+	var opts []store.Option
+	if n.cfg.Replicas > 0 {
+		opts = append(opts, store.WithReplicas(n.cfg.Replicas))
+	}
+	var st *store.Store
+	err := n.waitForJetStream(ctx, "open the desired state", func(ctx context.Context) error {
+		var err error
+		st, err = store.Open(ctx, js, opts...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.logReplicas(st)
+	return st, nil
+}
+
+// waitForJetStream runs op until it succeeds or ctx ends, saying what it
+// waits for: on a cluster a node may start while a server is down or no
+// meta leader is elected yet, and should serve once JetStream answers, not
+// exit. Each attempt is bounded, and the pause between attempts doubles up
+// to a ceiling.
+func (n *Node) waitForJetStream(ctx context.Context, what string, op func(context.Context) error) error {
 	backoff := openBackoffMin
 	for {
 		attempt, cancel := context.WithTimeout(ctx, openAttemptTimeout)
-		st, err := store.Open(attempt, js)
+		err := op(attempt)
 		cancel()
 		if err == nil {
-			return st, nil
+			return nil
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("natsfn: open desired state (is JetStream enabled and reachable?): %w", err)
+			return fmt.Errorf("natsfn: %s (is JetStream enabled and reachable?): %w", what, err)
 		}
-		n.log.Warn("waiting for JetStream to open the desired state (is it enabled, and does the cluster have a leader?)",
+		n.log.Warn("waiting for JetStream to "+what+" (is it enabled, and does the cluster have a leader?)",
 			"err", err, "retry_in", backoff)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
-			return nil, fmt.Errorf("natsfn: open desired state (is JetStream enabled and reachable?): %w", err)
+			return fmt.Errorf("natsfn: %s (is JetStream enabled and reachable?): %w", what, err)
 		}
 		backoff = min(2*backoff, openBackoffMax)
 	}
@@ -403,6 +434,27 @@ func (n *Node) openStore(ctx context.Context, js jetstream.JetStream) (*store.St
 // auth is how this node logs in to the NATS system it joins.
 func (n *Node) auth() natsconn.Auth {
 	return natsconn.Auth{Creds: n.cfg.Creds, NKey: n.cfg.NKey, TLSCert: n.cfg.TLSCert, TLSKey: n.cfg.TLSKey, TLSCA: n.cfg.TLSCA}
+}
+
+// logReplicas says how many copies the system keeps, and warns where it
+// keeps fewer than asked or more than this node asked for.
+func (n *Node) logReplicas(st *store.Store) {
+	n.log.Info("desired state opened", "replicas", st.Replicas())
+	if asked := st.AskedReplicas(); asked > 0 && asked < st.Replicas() {
+		n.log.Warn("--replicas is lower than what the NATS system keeps: natsfn never lowers replicas, so they stay as they are (lower them with `nats stream edit` if you mean it)",
+			"asked", asked, "replicas", st.Replicas())
+	}
+	n.logOpened(st.Opened())
+}
+
+// logOpened warns of buckets that have fewer replicas than asked.
+func (n *Node) logOpened(opened []store.Opened) {
+	for _, o := range opened {
+		if o.Short {
+			n.log.Warn("a bucket has fewer replicas than asked: the cluster cannot place more now (a server down, or fewer servers); a node started later raises them",
+				"bucket", o.Name, "replicas", o.Replicas, "err", o.ShortErr)
+		}
+	}
 }
 
 // connect opens a connection of this node's: in memory to the embedded

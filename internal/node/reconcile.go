@@ -3,7 +3,9 @@ package node
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/store"
@@ -21,17 +23,16 @@ const loadsPerNamespace = 4
 // Each function's changes are applied in order, the newest replacing any
 // not yet begun; different functions are applied at once, so one slow load
 // (a worker that keeps crashing) delays nobody else's deploy.
+//
+// The watch starts over when it stops, and when the desired state it has
+// seen is lost: what this node serves is put back first, so nodes that
+// still serve a function bring it back.
 func (n *Node) reconcile(ctx context.Context, ready chan<- error) {
-	w, err := n.store.Watch(ctx)
-	if err != nil {
-		ready <- err
-		return
-	}
-	defer w.Stop()
 	a := newAppliers(ctx, func(ev store.Event) {
 		if ev.Kind == store.EventDelete {
 			key := api.FunctionKey(ev.Namespace, ev.Name)
 			n.exec.Unload(ev.Namespace, ev.Name)
+			n.served.remove(key)
 			n.loaded.set(key, ev.Revision, nil)
 			n.log.Info("removed function", "function", key)
 			return
@@ -39,15 +40,85 @@ func (n *Node) reconcile(ctx context.Context, ready chan<- error) {
 		n.apply(ctx, ev.Info)
 	})
 	defer a.wg.Wait()
-	for ev := range w.Events() {
-		switch {
-		case ev.Kind == store.EventReady:
-			a.wg.Wait() // what was deployed before the start is applied
-			ready <- nil
-		case ev.Err != nil:
-			n.log.Error("unreadable desired state", "function", api.FunctionKey(ev.Namespace, ev.Name), "err", ev.Err)
-		default:
-			a.enqueue(ev)
+	readied := false
+	for {
+		var w *store.Watcher
+		err := n.waitForJetStream(ctx, "watch the desired state", func(attempt context.Context) error {
+			var err error
+			w, err = n.store.Watch(attempt, ctx)
+			return err
+		})
+		if err != nil {
+			return // ctx ended
+		}
+		lost := n.follow(ctx, w, a, &readied, ready)
+		w.Stop()
+		if ctx.Err() != nil {
+			return
+		}
+		if lost {
+			n.restore(ctx, true)
+			// The restored state starts its revisions over.
+			a.wg.Wait()
+			n.loaded.reset()
+		} else {
+			n.log.Warn("the watch of the desired state stopped; starting it again")
+		}
+	}
+}
+
+// follow applies the events of one watch until it stops, ctx ends, or the
+// desired state it has seen is lost (true). The first watch to deliver
+// the desired state reports on ready; one that starts over leaves alone
+// the versions already served and unloads what is no longer in the
+// desired state once it has delivered what is.
+func (n *Node) follow(ctx context.Context, w *store.Watcher, a *appliers, readied *bool, ready chan<- error) bool {
+	guard := time.NewTicker(guardInterval)
+	defer guard.Stop()
+	var seen store.Marks
+	initial := map[string]bool{}
+	inInitial := true
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-guard.C:
+			if n.checkLost(ctx, &seen) {
+				return true
+			}
+		case ev, ok := <-w.Events():
+			if !ok {
+				return false
+			}
+			seen.Functions = max(seen.Functions, ev.Revision)
+			switch {
+			case ev.Kind == store.EventReady:
+				a.wg.Wait() // what was deployed before the start is applied
+				inInitial = false
+				if !*readied {
+					*readied = true
+					ready <- nil
+					continue
+				}
+				for key := range n.served.keys() {
+					if !initial[key] {
+						ns, name, _ := strings.Cut(key, ".")
+						a.enqueue(store.Event{Kind: store.EventDelete, Namespace: ns, Name: name})
+					}
+				}
+			case ev.Err != nil:
+				n.log.Error("unreadable desired state", "function", api.FunctionKey(ev.Namespace, ev.Name), "err", ev.Err)
+			default:
+				if inInitial {
+					initial[api.FunctionKey(ev.Namespace, ev.Name)] = true
+				}
+				if *readied && inInitial && ev.Kind == store.EventPut && n.served.same(ev.Info) {
+					n.served.setRevision(ev.Info)
+					n.loaded.set(ev.Info.Spec.Key(), ev.Revision, nil)
+					continue
+				}
+				a.enqueue(ev)
+			}
 		}
 	}
 }
@@ -138,6 +209,7 @@ func (n *Node) apply(ctx context.Context, info *api.FunctionInfo) {
 		n.log.Error("cannot load function", "function", key, "err", err)
 		return
 	}
+	n.served.set(*info, bundle)
 	n.log.Info("serving function", "function", key, "triggers", info.Spec.Triggers, "revision", info.Revision)
 }
 
@@ -169,6 +241,15 @@ func (s *loadedSet) set(key string, rev uint64, err error) {
 		close(s.changed)
 		s.changed = nil
 	}
+}
+
+// reset forgets the revisions applied: the desired state was put back
+// and its revisions start over.
+func (s *loadedSet) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rev = nil
+	s.failed = nil
 }
 
 // wait returns once revision rev of a function is applied, with the error

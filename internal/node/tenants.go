@@ -177,8 +177,9 @@ func (n *Node) AdminCreds() string {
 }
 
 // watchNamespaces serves each namespace of the registry as it comes and
-// goes. It returns once the namespaces that exist are served.
-func (n *Node) watchNamespaces(ctx context.Context) error {
+// goes, for as long as life lasts. It returns once the namespaces that
+// exist are served, or fails when that takes longer than ctx allows.
+func (n *Node) watchNamespaces(ctx, life context.Context) error {
 	if n.server != nil {
 		// The default namespace always exists on natsfn's own server: it is
 		// where anonymous clients are.
@@ -186,16 +187,38 @@ func (n *Node) watchNamespaces(ctx context.Context) error {
 			return err
 		}
 	}
-	return n.store.WatchNamespaces(ctx, func(name string, ns *store.Namespace) {
+	return n.store.WatchNamespaces(ctx, life, func(name string, ns *store.Namespace) {
 		n.tenants.register(name, ns != nil)
 		if ns == nil {
 			n.dropTenant(name)
 			return
 		}
-		if err := n.serveTenant(ctx, *ns); err != nil {
-			n.log.Error("cannot serve namespace", "namespace", name, "err", err)
-		}
+		n.serveTenantRetrying(life, *ns)
 	})
+}
+
+// serveTenantRetrying serves a namespace, and when its account cannot be
+// reached yet (JetStream electing, a server down), keeps trying in the
+// background, saying so, until it can, the namespace goes, or life ends.
+func (n *Node) serveTenantRetrying(life context.Context, ns store.Namespace) {
+	err := n.serveTenant(life, ns)
+	if err == nil {
+		return
+	}
+	n.log.Warn("cannot serve namespace yet; retrying", "namespace", ns.Name, "err", err)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		err := n.waitForJetStream(life, "serve namespace "+ns.Name, func(ctx context.Context) error {
+			if !n.tenants.isRegistered(ns.Name) {
+				return nil // removed meanwhile
+			}
+			return n.serveTenant(ctx, ns)
+		})
+		if err != nil && life.Err() == nil {
+			n.log.Error("cannot serve namespace", "namespace", ns.Name, "err", err)
+		}
+	}()
 }
 
 // createNamespace adds a namespace to the registry, with a new account.
@@ -224,7 +247,7 @@ func (n *Node) serveTenant(ctx context.Context, ns store.Namespace) error {
 		n.tenants.set(ns.Name, t) // wakes those waiting for the change
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, tenantSetupTimeout)
+	setup, cancel := context.WithTimeout(ctx, tenantSetupTimeout)
 	defer cancel()
 	signer, err := tenancy.NewSigner([]byte(ns.SigningKey), ns.Account)
 	if err != nil {
@@ -257,10 +280,12 @@ func (n *Node) serveTenant(ctx context.Context, ns store.Namespace) error {
 	if err != nil {
 		return err
 	}
-	if t.uploads, err = store.OpenAccount(ctx, js, 1, logBytes(ns)); err != nil {
+	var opened []store.Opened
+	if t.uploads, opened, err = store.OpenAccount(setup, js, n.store.Replicas(), logBytes(ns)); err != nil {
 		return err
 	}
-	if t.ctl, err = control.Start(ctx, t.nc, n.store, control.WithNamespace(ns.Name), control.WithUploads(t.uploads),
+	n.logOpened(opened)
+	if t.ctl, err = control.Start(setup, t.nc, n.store, control.WithNamespace(ns.Name), control.WithUploads(t.uploads),
 		control.WithCheck(n.check), control.WithDeployed(n.waitLoaded), control.WithRefusals(n.refusalsOf, n.nc),
 		control.WithLogger(n.cfg.Logger.With("subsystem", "control"))); err != nil {
 		return err
@@ -270,7 +295,7 @@ func (n *Node) serveTenant(ctx context.Context, ns store.Namespace) error {
 	n.log.Info("serving namespace", "namespace", ns.Name, "account", ns.Account)
 	if n.reconciled.Load() {
 		// Its functions may have come before it did.
-		n.reloadNamespace(ctx, ns.Name)
+		n.reloadNamespace(setup, ns.Name)
 	}
 	return nil
 }
@@ -284,6 +309,7 @@ func (n *Node) dropTenant(name string) {
 	}
 	n.tenants.set(name, nil)
 	n.exec.UnloadNamespace(name)
+	n.served.removeNamespace(name)
 	t.close()
 	if n.server != nil {
 		n.server.Distrust(name)

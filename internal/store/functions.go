@@ -139,7 +139,7 @@ func (s *Store) List(ctx context.Context, namespace string) ([]api.FunctionInfo,
 			return nil, fmt.Errorf("natsfn: list functions: %w", ctx.Err())
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil, errors.New("natsfn: list functions: watcher stopped")
+				return nil, fmt.Errorf("natsfn: list functions: %w", ErrWatchStopped)
 			}
 			if e == nil {
 				slices.SortFunc(list, func(a, b api.FunctionInfo) int {

@@ -125,10 +125,10 @@ func (s *Store) DeleteNamespace(ctx context.Context, name string) error {
 }
 
 // WatchNamespaces calls fn with every namespace (nil, name for one removed),
-// first those that exist, then each change, until ctx ends. It returns once
-// the existing ones have been delivered.
-func (s *Store) WatchNamespaces(ctx context.Context, fn func(name string, ns *Namespace)) error {
-	w, err := s.namespaces.WatchAll(ctx)
+// first those that exist, then each change, until life ends. It returns
+// once the existing ones have been delivered, or fails when ctx ends first.
+func (s *Store) WatchNamespaces(ctx, life context.Context, fn func(name string, ns *Namespace)) error {
+	w, cancel, err := watchAll(ctx, life, s.namespaces)
 	if err != nil {
 		return fmt.Errorf("natsfn: watch namespaces: %w", err)
 	}
@@ -141,17 +141,30 @@ func (s *Store) WatchNamespaces(ctx context.Context, fn func(name string, ns *Na
 			fn(e.Key(), ns)
 		}
 	}
-	for e := range w.Updates() {
-		if e == nil {
-			break // the existing ones are in
+	for initial := true; initial; {
+		select {
+		case <-ctx.Done():
+			stopWatcher(w)
+			cancel()
+			return fmt.Errorf("natsfn: watch namespaces: %w", ctx.Err())
+		case e, ok := <-w.Updates():
+			switch {
+			case !ok:
+				cancel()
+				return errors.New("natsfn: watch namespaces: watcher stopped")
+			case e == nil:
+				initial = false // the existing ones are in
+			default:
+				deliver(e)
+			}
 		}
-		deliver(e)
 	}
 	go func() {
-		defer func() { _ = w.Stop() }()
+		defer cancel()
+		defer stopWatcher(w)
 		for {
 			select {
-			case <-ctx.Done():
+			case <-life.Done():
 				return
 			case e, ok := <-w.Updates():
 				if !ok {

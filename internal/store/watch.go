@@ -62,10 +62,11 @@ type Watcher struct {
 
 // Watch starts delivering events: first every current function, then
 // EventReady, then changes as they happen. Deletions that happened before the
-// watch began are not reported. The events stop, and the channel closes, when
-// ctx ends or Stop is called.
-func (s *Store) Watch(ctx context.Context) (*Watcher, error) {
-	kw, err := s.functions.WatchAll(ctx)
+// watch began are not reported. Starting fails when it takes longer than ctx
+// allows; the events stop, and the channel closes, when life ends or Stop is
+// called.
+func (s *Store) Watch(ctx, life context.Context) (*Watcher, error) {
+	kw, cancel, err := watchAll(ctx, life, s.functions)
 	if err != nil {
 		return nil, fmt.Errorf("natsfn: watch functions: %w", err)
 	}
@@ -74,8 +75,42 @@ func (s *Store) Watch(ctx context.Context) (*Watcher, error) {
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
-	go w.run(ctx, kw)
+	go func() {
+		defer cancel()
+		w.run(life, kw)
+	}()
 	return w, nil
+}
+
+// watchAll starts a watcher of every key of kv that lives until life ends
+// or cancel is called, giving up when starting takes longer than ctx
+// allows: nats.go ties a watcher to the context it starts with, and its
+// start waits on JetStream, which may not answer while it elects a leader.
+func watchAll(ctx, life context.Context, kv jetstream.KeyValue) (jetstream.KeyWatcher, context.CancelFunc, error) {
+	wctx, cancel := context.WithCancel(life)
+	type started struct {
+		w   jetstream.KeyWatcher
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		w, err := kv.WatchAll(wctx)
+		done <- started{w, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			cancel()
+			return nil, nil, r.err
+		}
+		return r.w, cancel, nil
+	case <-ctx.Done():
+		cancel() // ends the start's request, and the watcher if it came
+		if r := <-done; r.w != nil {
+			stopWatcher(r.w)
+		}
+		return nil, nil, ctx.Err()
+	}
 }
 
 // Events is closed once the watcher has stopped.

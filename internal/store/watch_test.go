@@ -42,7 +42,7 @@ func TestWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w, err := st.Watch(ctx)
+	w, err := st.Watch(ctx, ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestWatch(t *testing.T) {
 func TestWatchEmptyIsReady(t *testing.T) {
 	st, _ := open(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	w, err := st.Watch(ctx)
+	w, err := st.Watch(ctx, ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
