@@ -403,3 +403,53 @@ func TestClusterRestoresLostState(t *testing.T) {
 	c.WipeAndRestart(holder)
 	restored("disk lost")
 }
+
+// A node drained under a steady load on a 3-server cluster loses no call:
+// its calls go, once it has left the queue group, to the node on another
+// server. The callers share node-b's server, which hands calls to its own
+// queue member first, so node-b takes the load until it drains.
+func TestClusterDrainHandsOverToAnotherServer(t *testing.T) {
+	c := testenv.NewCluster(t, 3)
+	clusterNode(t, c.URL(0), "node-a", 0, nil)
+	b := clusterNode(t, c.URL(1), "node-b", 0, nil)
+	cl, _, _ := clusterClient(t, c)
+	deploy(t, cl, "steady", steadyFn, "steady")
+
+	nc, err := nats.Connect(c.URL(1), nats.Name(t.Name()+" callers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	served := countServed(t, nc, api.DefaultNamespace, "steady")
+	calls := startLoad(nc, "steady", 8)
+	testenv.Eventually(t, "node-b to serve the load", func() bool { return served.of("node-b") > 20 })
+
+	admin, err := client.NewAdmin(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drain, err := admin.DrainNode(t.Context(), "node-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drain.Stop()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, err := drain.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-b.Done():
+	case <-ctx.Done():
+		t.Fatal("node-b reported its drain done but did not close")
+	}
+	okAtDrain := calls.ok.Load()
+	testenv.Eventually(t, "node-a, on another server, to take the load", func() bool {
+		return calls.ok.Load() > okAtDrain+200 && served.of("node-a") > 0
+	})
+	ok, failed := calls.stop()
+	t.Logf("%d calls answered, %d failed; log lines: node-a %d, node-b %d", ok, failed, served.of("node-a"), served.of("node-b"))
+	if failed > 0 {
+		t.Fatalf("%d calls failed across the drain: %q", failed, calls.failures)
+	}
+}
