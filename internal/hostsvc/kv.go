@@ -12,6 +12,9 @@ import (
 // The function's KV bucket: history 1, file storage, created on first use.
 
 func (s *Services) kvBucket(ctx context.Context) (jetstream.KeyValue, error) {
+	if s.openKV != nil {
+		return s.kv.get(ctx, s.bindKV)
+	}
 	return s.kv.get(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
 		kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:       KVBucketName(s.fn.Namespace, s.fn.Name),
