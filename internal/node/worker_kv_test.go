@@ -1,12 +1,15 @@
 package node
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/hostsvc"
 	"github.com/natsfn/natsfn/internal/stats"
 	"github.com/natsfn/natsfn/internal/testenv"
 )
@@ -67,4 +70,43 @@ func TestWorkerRunsKVItself(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// A worker taken over reaches its own namespace's buckets only: another
+// namespace's bucket is in another account, where its rights name nothing
+// (the same subjects in its own account find no stream).
+func TestWorkerKVStaysInNamespace(t *testing.T) {
+	n := startNode(t, Config{Sandbox: "none"})
+	cb, ncb := nsClient(t, n, "b")
+	deploy(t, cb, "f", `(s, p) => { if (p.length) hostServices.kv.set("k", p); return hostServices.kv.get("k") }`, "f")
+	invoke(t, ncb, "f", []byte("secret of b"))
+	nsConn(t, n, "a") // namespace a exists
+
+	inbox := workerInbox()
+	f, forget, err := n.server.DialScoped(workerUser("a", inbox, n.tenants.get("a").account))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(forget)
+	w, _ := testenv.ConnOver(t, f, nats.CustomInboxPrefix(inbox))
+	bucket := hostsvc.KVBucketName("b", "f")
+	for _, m := range []*nats.Msg{
+		{Subject: "$JS.API.DIRECT.GET.KV_" + bucket + ".$KV." + bucket + ".k"},
+		{Subject: "$KV." + bucket + ".k", Data: []byte("forged")},
+		{Subject: "$JS.API.STREAM.INFO.KV_" + bucket},
+	} {
+		reply, err := w.RequestMsg(m, wuPatience)
+		if err == nil && strings.Contains(string(reply.Data), `"stream not found"`) {
+			continue // the JetStream API of account a answers for itself
+		}
+		if err == nil {
+			t.Fatalf("%s answered in namespace a: %q %v", m.Subject, reply.Data, reply.Header)
+		}
+		if !errors.Is(err, nats.ErrNoResponders) {
+			t.Fatalf("%s: %v, want no responders", m.Subject, err)
+		}
+	}
+	if m := invoke(t, ncb, "f", nil); string(m.Data) != "secret of b" {
+		t.Fatalf("b's key is %q", m.Data)
+	}
 }
