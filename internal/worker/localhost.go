@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/engine"
@@ -35,14 +36,15 @@ func (s *server) hostFor(wf *workerFunction, info api.FunctionInfo, servicesJSON
 		return nil, fmt.Errorf("bad services configuration: %w", err)
 	}
 	spec := info.Spec
+	h := &splitHost{remote: remote, gate: s.gate}
 	svc, err := hostsvc.New(s.nc, hostsvc.Identity{Namespace: spec.Namespace, Name: spec.Name, Triggers: spec.Triggers}, cfg,
-		hostsvc.WithViolations(s.refusals), hostsvc.WithOpener(remote.openKV))
+		hostsvc.WithViolations(s.refusals), hostsvc.WithOpener(h.open))
 	if err != nil {
 		return nil, err
 	}
 	wf.services = svc
-	local := &executor.ServicesHost{Services: svc, Log: s.opts.Logger.With("function", spec.Key()), Stats: &wf.stats}
-	return &splitHost{local: local, remote: remote, gate: s.gate}, nil
+	h.local = &executor.ServicesHost{Services: svc, Log: s.opts.Logger.With("function", spec.Key()), Stats: &wf.stats}
+	return h, nil
 }
 
 // splitHost runs a function's calls in inWorker here, the others in the
@@ -53,11 +55,31 @@ type splitHost struct {
 	// gate is the worker's bound on host calls in flight, the node's
 	// limits: the calls run here count in it like those sent to the node.
 	gate *hostGate
+	// opened: the node has made the function's bucket.
+	opened atomic.Bool
+}
+
+// open has the node make the function's bucket, once.
+func (h *splitHost) open(ctx context.Context) error {
+	if h.opened.Load() {
+		return nil
+	}
+	if err := h.remote.openKV(ctx); err != nil {
+		return err
+	}
+	h.opened.Store(true)
+	return nil
 }
 
 func (h *splitHost) Call(ctx context.Context, op string, args, body []byte) (any, []byte, error) {
 	if !inWorker[op] {
 		return h.remote.Call(ctx, op, args, body)
+	}
+	if !h.opened.Load() {
+		// Before taking room in the gate: the node's call takes some too,
+		// and calls holding all of it while waiting for it would wait
+		// until their deadline. A failure is reported by the call itself.
+		_ = h.open(ctx)
 	}
 	size := frameSize([]byte(op), args, body)
 	if err := h.gate.acquire(ctx, size); err != nil {
