@@ -34,6 +34,7 @@ var operations = map[string]operation{
 	"msg.request":     {"messaging", msgOff, msgRequest},
 	"msg.requestMany": {"messaging", msgOff, msgRequestMany},
 	"http.request":    {"http", httpOff, httpRequest},
+	OpenKVOp:          {"kv", kvOff, kvOpen},
 }
 
 // errPanic marks an INTERNAL error that came from a recovered panic.

@@ -14,6 +14,9 @@ import (
 // The function's KV bucket: history 1, file storage, created on first use.
 
 func (s *Services) kvBucket(ctx context.Context) (jetstream.KeyValue, error) {
+	if s.openKV != nil {
+		return s.kv.get(ctx, s.bindKV)
+	}
 	return s.kv.get(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
 		// Bound as it is when it exists: an operator's raise of its
 		// replicas stays, and a first call costs no update.

@@ -37,7 +37,8 @@ type Services struct {
 	http     *http.Client
 	subjects []string // Messaging.AllowedSubjects
 	sends    *tokenBucket
-	refusals *natsperm.Violations // nc's, or nil
+	refusals *natsperm.Violations        // nc's, or nil
+	openKV   func(context.Context) error // WithOpener's, or nil: create the bucket here
 }
 
 // Option is an optional setting of New.

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/jwt/v2"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nuid"
 
 	"github.com/natsfn/natsfn/api"
 
@@ -85,35 +86,49 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 }
 
 // workerServesItself says whether a namespace's worker gets a NATS
-// connection of its own: where the namespace has an account natsfn mints
-// users in, and the node reaches the server over plain TCP (a worker
+// connection of its own: on the embedded server; on a NATS system natsfn
+// joins, where the namespace has an account natsfn mints users in, or
+// where the server asks no one to authenticate (any client may do
+// anything there, so the worker's connection has no more rights than any
+// client's), and the node reaches the server over plain TCP (a worker
 // cannot do TLS: it has no trust store in its empty root).
 func (n *Node) workerServesItself(namespace string) bool {
 	if n.server != nil {
 		return true
 	}
-	if n.tenants.get(namespace) == nil {
+	if n.tenants.get(namespace) == nil && !n.openServer(namespace) {
 		return false
 	}
 	u, err := neturl.Parse(n.nc.ConnectedUrl())
 	return err == nil && u.Scheme == "nats" && !n.nc.TLSRequired()
 }
 
+// openServer says whether namespace shares the node's account on a NATS
+// system natsfn joins whose server asks no one to authenticate.
+func (n *Node) openServer(namespace string) bool {
+	return n.server == nil && n.tenants.get(namespace) == nil && !n.tenants.isRegistered(namespace) && !n.nc.AuthRequired()
+}
+
 // dialWorker opens a namespace's worker's NATS connection. On the embedded
 // server the server knows the socket as the worker's user; elsewhere the
 // worker logs in as a user of its namespace's account with the same rights,
-// minted here.
+// minted here, or, on a server without authentication, as anyone does.
 func (n *Node) dialWorker(namespace string) (*worker.Conn, error) {
+	inbox := workerInbox()
 	t := n.tenants.get(namespace)
-	if t == nil {
-		return nil, fmt.Errorf("namespace %q does not exist", namespace)
-	}
 	if n.server != nil {
-		f, forget, err := n.server.DialScoped(workerUser(namespace, t.account))
+		if t == nil {
+			return nil, fmt.Errorf("namespace %q does not exist", namespace)
+		}
+		f, forget, err := n.server.DialScoped(workerUser(namespace, inbox, t.account))
 		if err != nil {
 			return nil, err
 		}
-		return &worker.Conn{File: f, Forget: forget}, nil
+		return &worker.Conn{File: f, Forget: forget, InboxPrefix: inbox}, nil
+	}
+	open := t == nil && n.openServer(namespace)
+	if t == nil && !open {
+		return nil, fmt.Errorf("namespace %q has no account natsfn can mint a worker user in", namespace)
 	}
 	u, err := neturl.Parse(n.nc.ConnectedUrl())
 	if err != nil {
@@ -128,45 +143,77 @@ func (n *Node) dialWorker(namespace string) (*worker.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	perms := workerJWTPermissions(namespace)
+	if open {
+		return &worker.Conn{File: f, InboxPrefix: inbox}, nil
+	}
+	perms := workerJWTPermissions(namespace, inbox)
 	creds, err := t.signer.Mint("natsfn-worker "+namespace, tenancy.Worker, namespace, &perms, 0)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	return &worker.Conn{File: f, JWT: creds.JWT, Seed: creds.Seed}, nil
+	return &worker.Conn{File: f, JWT: creds.JWT, Seed: creds.Seed, InboxPrefix: inbox}, nil
 }
 
 // workerUser is what a namespace's worker may do on its own NATS
 // connection: it is in the namespace's account, where it subscribes only
 // in its namespace's queue groups (never outside a queue group, never on
-// NATS's, natsfn's or anyone's inbox subjects) and publishes nothing but
-// one reply to each message it was given. A worker taken over by its
-// tenant can thus subscribe to what a deploy in its namespace could, and
-// answer its own calls, nothing more.
-func workerUser(namespace string, account *server.Account) *server.User {
+// NATS's, natsfn's or anyone's inbox subjects) and to its own inbox
+// prefix, publishes one reply to each message it was given, and uses the
+// namespace's KV buckets (workerPublish). A worker taken over by its
+// tenant can thus subscribe to what a deploy in its namespace could,
+// answer its own calls, and read and write the namespace's keys, nothing
+// more.
+func workerUser(namespace, inbox string, account *server.Account) *server.User {
 	return &server.User{
 		Username: "natsfn-worker-" + namespace,
 		Account:  account,
 		Permissions: &server.Permissions{
 			Subscribe: &server.SubjectPermission{
-				Allow: []string{workerQueue(namespace)},
+				Allow: []string{workerQueue(namespace), inbox + ".>"},
 				Deny:  workerSubscribeDeny,
 			},
-			Publish:  &server.SubjectPermission{Deny: []string{">"}},
+			Publish:  &server.SubjectPermission{Allow: workerPublish, Deny: workerPublishDeny},
 			Response: &server.ResponsePermission{MaxMsgs: 1},
 		},
 	}
 }
 
 // workerJWTPermissions are workerUser's permissions for a user JWT.
-func workerJWTPermissions(namespace string) jwt.Permissions {
+func workerJWTPermissions(namespace, inbox string) jwt.Permissions {
 	return jwt.Permissions{
-		Sub:  jwt.Permission{Allow: []string{workerQueue(namespace)}, Deny: workerSubscribeDeny},
-		Pub:  jwt.Permission{Deny: []string{">"}},
+		Sub:  jwt.Permission{Allow: []string{workerQueue(namespace), inbox + ".>"}, Deny: workerSubscribeDeny},
+		Pub:  jwt.Permission{Allow: workerPublish, Deny: workerPublishDeny},
 		Resp: &jwt.ResponsePermission{MaxMsgs: 1},
 	}
 }
+
+// workerPublish is what a worker may publish besides its replies: the
+// kv.get, kv.set and kv.delete of its functions, which it runs itself
+// (internal/worker/localhost.go). Bucket names are single tokens
+// (fn_<len>_<namespace>_<name>), and a wildcard matches whole tokens only,
+// so these name every KV bucket of the namespace's account, not its
+// functions' alone: the worker runs every function of the namespace
+// anyway. Nothing here creates, changes or deletes a stream, creates a
+// consumer (which would deliver to a subject of its creator's choosing) or
+// reads a stream's messages other than a KV key's last value.
+var workerPublish = []string{
+	"$KV.*.>",                    // kv.set, kv.delete: a message into a bucket's stream
+	"$JS.API.DIRECT.GET.*.$KV.>", // kv.get: the last message of a key
+	"$JS.API.STREAM.INFO.*",      // binding a bucket: the stream's configuration and counts
+}
+
+// workerPublishDeny narrows workerPublish: natsfn's own streams in the
+// account are none of the worker's business.
+var workerPublishDeny = []string{
+	"$JS.API.STREAM.INFO." + api.LogStream,
+	"$JS.API.STREAM.INFO.OBJ_" + api.UploadsBucket,
+}
+
+// workerInbox is a fresh inbox prefix for a worker's connection: its
+// permissions let it subscribe there, so it must be unguessable and in no
+// one else's subscribe permissions (anonymous clients have _INBOX.>).
+func workerInbox() string { return "_NATSFN_W." + nuid.Next() }
 
 // workerQueue is the permission to subscribe to any subject in the
 // namespace's queue groups.

@@ -1,14 +1,10 @@
 package node
 
 import (
-	"context"
-	"errors"
-	"log/slog"
-
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/engine"
+	"github.com/natsfn/natsfn/internal/executor"
 	"github.com/natsfn/natsfn/internal/hostsvc"
-	"github.com/natsfn/natsfn/internal/stats"
 )
 
 // hosts makes a function's host services: the hostsvc implementation, with
@@ -38,35 +34,9 @@ func (n *Node) hosts(info api.FunctionInfo) (engine.Host, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h := &hostAdapter{svc: svc, log: n.log.With("namespace", info.Spec.Namespace, "function", info.Spec.Name),
-		stats: n.stats.For(info.Spec.Namespace, info.Spec.Name)}
+	h := &executor.ServicesHost{Services: svc, Log: n.log.With("namespace", info.Spec.Namespace, "function", info.Spec.Name),
+		Stats: n.stats.For(info.Spec.Namespace, info.Spec.Name)}
 	return h, func() { svc.Close() }, nil
-}
-
-// hostAdapter is a function's hostsvc.Services as the engine sees them.
-type hostAdapter struct {
-	svc   *hostsvc.Services
-	log   *slog.Logger
-	stats *stats.Function
-}
-
-// Call runs a host-service call, in process or for a worker: both come
-// here, so this is where they are counted.
-func (h *hostAdapter) Call(ctx context.Context, op string, args, body []byte) (any, []byte, error) {
-	result, resultBody, err := h.svc.Call(ctx, op, args, body)
-	h.stats.HostCall(stats.ServiceOf(op), err != nil)
-	if err == nil {
-		return result, resultBody, nil
-	}
-	var he *hostsvc.Error
-	if errors.As(err, &he) {
-		if he.Cause != nil {
-			h.log.Warn("host service call failed", "op", op, "code", he.Code, "err", he.Cause)
-		}
-		return nil, nil, &engine.HostError{Type: he.Type, Code: he.Code, Message: he.Message}
-	}
-	h.log.Warn("host service call failed", "op", op, "err", err)
-	return nil, nil, err
 }
 
 // servicesFor is the node's host-service configuration narrowed or widened

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"slices"
@@ -9,8 +10,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/executor"
+	"github.com/natsfn/natsfn/internal/hostsvc"
 	"github.com/natsfn/natsfn/internal/natsserver"
 	"github.com/natsfn/natsfn/internal/testenv"
 )
@@ -35,15 +39,17 @@ func wuServer(t *testing.T) *natsserver.Server {
 }
 
 // wuWorker connects as namespace's worker would, over DialScoped with
-// workerUser. nats.go's asynchronous errors arrive on the channel.
+// workerUser and its own inbox prefix. nats.go's asynchronous errors
+// arrive on the channel.
 func wuWorker(t *testing.T, s *natsserver.Server, namespace string) (*nats.Conn, <-chan error) {
 	t.Helper()
-	f, forget, err := s.DialScoped(workerUser(namespace, nil))
+	inbox := workerInbox()
+	f, forget, err := s.DialScoped(workerUser(namespace, inbox, nil))
 	if err != nil {
 		t.Fatalf("DialScoped: %v", err)
 	}
 	t.Cleanup(forget)
-	return testenv.ConnOver(t, f, nats.Name(t.Name()+"-worker"))
+	return testenv.ConnOver(t, f, nats.Name(t.Name()+"-worker"), nats.CustomInboxPrefix(inbox))
 }
 
 func wuClient(t *testing.T, s *natsserver.Server) *nats.Conn {
@@ -255,6 +261,8 @@ func TestWorkerUser(t *testing.T) {
 			{"$NATSFN.>", "natsfn.a.x", "$NATSFN.x"},         // natsfn's control API
 			{"$SRV.>", "natsfn.a.x", "$SRV.PING"},            // services
 			{"_R_.>", "natsfn.a.x", "_R_.x"},                 // old-style replies
+			{"_NATSFN_W.>", "", "_NATSFN_W.other.x"},         // other workers' inboxes
+			{"_NATSFN_W.other.>", "", "_NATSFN_W.other.x"},   // another worker's inbox
 		} {
 			var err error
 			want := `Subscription to "` + c.subject + `"`
@@ -334,5 +342,120 @@ func TestWorkerUser(t *testing.T) {
 		}
 		wuFlush(t, client)
 		wuNothing(t, got, "the reply to b.secret")
+	})
+}
+
+// A worker runs kv.get, kv.set and kv.delete itself: on the namespace's
+// buckets that exist, it may bind, read, write and delete keys, and
+// nothing else of JetStream: no stream created, changed, purged or
+// deleted, no consumer (whose deliveries go where its creator says), no
+// message read from a stream that is not a bucket, nothing of natsfn's.
+func TestWorkerUserBuckets(t *testing.T) {
+	s := wuServer(t)
+	client := wuClient(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	owner, err := jetstream.New(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := hostsvc.KVBucketName("a", "f")
+	if _, err := owner.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Streams that are not buckets: natsfn's logs, and one of the owner's
+	// holding the namespace's traffic.
+	for _, st := range []jetstream.StreamConfig{
+		{Name: api.LogStream, Subjects: []string{api.LogPrefix + ".>"}, AllowDirect: true},
+		{Name: "ORDERS", Subjects: []string{"orders.>"}, AllowDirect: true},
+	} {
+		if _, err := owner.CreateStream(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := owner.Publish(ctx, "orders.secret", []byte("secret")); err != nil {
+		t.Fatal(err)
+	}
+
+	w, errs := wuWorker(t, s, "a")
+	js, err := jetstream.New(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("keys of a bucket that exists", func(t *testing.T) {
+		kv, err := js.KeyValue(ctx, bucket)
+		if err != nil {
+			t.Fatalf("bind: %v", err)
+		}
+		if _, err := kv.Put(ctx, "k", []byte("v")); err != nil {
+			t.Fatalf("put: %v", err)
+		}
+		e, err := kv.Get(ctx, "k")
+		if err != nil || string(e.Value()) != "v" {
+			t.Fatalf("get: %v %v", e, err)
+		}
+		if err := kv.Delete(ctx, "k"); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		if _, err := kv.Get(ctx, "k"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			t.Fatalf("get after delete: %v", err)
+		}
+		wuNoError(t, errs)
+	})
+
+	t.Run("the rest of JetStream refused", func(t *testing.T) {
+		var wants []string
+		for _, subject := range []string{
+			"$JS.API.INFO",
+			"$JS.API.STREAM.CREATE.KV_" + bucket,
+			"$JS.API.STREAM.CREATE.CAPTURE",
+			"$JS.API.STREAM.UPDATE.KV_" + bucket,
+			"$JS.API.STREAM.DELETE.KV_" + bucket,
+			"$JS.API.STREAM.PURGE.KV_" + bucket,
+			"$JS.API.STREAM.MSG.GET.ORDERS",
+			"$JS.API.STREAM.MSG.DELETE.KV_" + bucket,
+			"$JS.API.DIRECT.GET.ORDERS",
+			"$JS.API.DIRECT.GET.ORDERS.orders.secret",
+			"$JS.API.DIRECT.GET.KV_" + bucket,
+			"$JS.API.CONSUMER.CREATE.KV_" + bucket,
+			"$JS.API.CONSUMER.CREATE.KV_" + bucket + ".c.$KV." + bucket + ".>",
+			"$JS.API.CONSUMER.DURABLE.CREATE.KV_" + bucket + ".c",
+			"$JS.API.STREAM.INFO." + api.LogStream,
+			"$JS.API.STREAM.INFO.OBJ_" + api.UploadsBucket,
+			"$JS.API.STREAM.SNAPSHOT.KV_" + bucket,
+			"$JS.ACK.KV_" + bucket + ".x",
+			"$O." + bucket + ".M.x",
+			api.LogPrefix + ".a.f",
+			"$NATSFN.v1.a.deploy",
+		} {
+			if err := w.PublishMsg(&nats.Msg{Subject: subject, Reply: w.NewRespInbox(), Data: []byte(`{"config":{"deliver_subject":"_INBOX.x"}}`)}); err != nil {
+				t.Fatal(err)
+			}
+			wants = append(wants, `Publish to "`+subject+`"`)
+		}
+		wuFlush(t, w)
+		wuViolations(t, errs, wants)
+		// What jetstream would send: refused too (the refusal is an
+		// asynchronous error; the request itself only ends with its ctx).
+		short, stop := context.WithTimeout(ctx, time.Second)
+		_, err := js.CreateKeyValue(short, jetstream.KeyValueConfig{Bucket: "fn_1_a_new"})
+		stop()
+		if err == nil {
+			t.Fatal("the worker created a bucket")
+		}
+		if _, err := owner.KeyValue(ctx, "fn_1_a_new"); !errors.Is(err, jetstream.ErrBucketNotFound) {
+			t.Fatalf("the worker's bucket: %v", err)
+		}
+		if _, err := js.KeyValue(ctx, bucket); err != nil {
+			t.Fatal(err)
+		}
+		orders, err := owner.Stream(ctx, "ORDERS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info, err := orders.Info(ctx); err != nil || info.State.Msgs != 1 {
+			t.Fatalf("ORDERS: %v %v", info, err)
+		}
 	})
 }

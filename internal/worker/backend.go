@@ -24,6 +24,7 @@ import (
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/engine"
 	"github.com/natsfn/natsfn/internal/executor"
+	"github.com/natsfn/natsfn/internal/hostsvc"
 	"github.com/natsfn/natsfn/internal/pool"
 	"github.com/natsfn/natsfn/internal/stats"
 )
@@ -125,6 +126,9 @@ type Conn struct {
 	// itself (natsserver.DialScoped).
 	JWT  string
 	Seed []byte
+	// InboxPrefix is the prefix of the worker's reply subjects, which its
+	// permissions let it subscribe to (and nobody else's); empty: nats.go's.
+	InboxPrefix string
 }
 
 // Backend runs each namespace's functions in its own worker process,
@@ -316,6 +320,13 @@ func (b *Backend) Start(ctx context.Context, info api.FunctionInfo, script []byt
 			return nil, err
 		}
 	}
+	if ws, ok := fn.host.(workerServices); ok && w.direct {
+		if fn.servicesJSON, err = json.Marshal(ws.WorkerConfig()); err != nil {
+			fn.release()
+			b.release(w)
+			return nil, err
+		}
+	}
 	if fn.infoJSON, err = json.Marshal(info); err != nil {
 		fn.release()
 		b.release(w)
@@ -344,6 +355,13 @@ func (b *Backend) Start(ctx context.Context, info api.FunctionInfo, script []byt
 	return &remoteRunner{w: w, fn: fn}, nil
 }
 
+// workerServices are host services a worker with a NATS connection of its
+// own may partly run itself, given their configuration
+// (executor.ServicesHost).
+type workerServices interface {
+	WorkerConfig() hostsvc.Config
+}
+
 // loadError is a load the worker refused (a script that does not compile).
 type loadError string
 
@@ -356,7 +374,7 @@ const maxLoadAttempts = 3
 // load sends fn to the worker and waits until it is loaded there.
 func (w *workerConn) load(ctx context.Context, fn *remoteFunction) error {
 	for attempt := 1; ; attempt++ {
-		res, err := w.request(ctx, frameLoad, fn, u64Field(fn.id), fn.infoJSON, fn.script)
+		res, err := w.request(ctx, frameLoad, fn, u64Field(fn.id), fn.infoJSON, fn.script, fn.servicesJSON)
 		if errors.Is(err, errWorkerDied) && attempt < maxLoadAttempts {
 			continue
 		}
@@ -407,10 +425,13 @@ type remoteFunction struct {
 	info     api.FunctionInfo
 	infoJSON []byte
 	script   []byte
-	cb       executor.Callbacks
-	host     engine.Host
-	release  func()
-	inFlight atomic.Int32
+	// servicesJSON configures the host calls the worker runs itself; nil:
+	// it sends them all to the node.
+	servicesJSON []byte
+	cb           executor.Callbacks
+	host         engine.Host
+	release      func()
+	inFlight     atomic.Int32
 	// isolates is what the worker last reported alive for it.
 	isolates atomic.Int32
 	// Guarded by workerConn.mu. loaded: a worker has loaded it, so a
@@ -640,7 +661,7 @@ func (w *workerConn) run() (string, error) {
 	w.mu.Unlock()
 	out.send(frameLimits, 0, u64Field(uint64(w.b.cfg.MaxHostCalls)), u64Field(uint64(w.b.cfg.HostBytes)))
 	for _, rs := range resends {
-		out.send(frameLoad, rs.id, u64Field(rs.fn.id), rs.fn.infoJSON, rs.fn.script)
+		out.send(frameLoad, rs.id, u64Field(rs.fn.id), rs.fn.infoJSON, rs.fn.script, rs.fn.servicesJSON)
 	}
 	w.mu.Lock()
 	w.alive = true
@@ -672,7 +693,7 @@ type incarnation struct {
 // attach gives the worker its NATS connection and waits until it is
 // connected.
 func (w *workerConn) attach(out *writer, r *bufio.Reader, c *Conn) (*frame, error) {
-	if err := out.send(frameAttach, 0, []byte("natsfn-worker "+w.namespace), []byte(c.JWT), c.Seed); err != nil {
+	if err := out.send(frameAttach, 0, []byte("natsfn-worker "+w.namespace), []byte(c.JWT), c.Seed, []byte(c.InboxPrefix)); err != nil {
 		return nil, err
 	}
 	f, err := readFrame(r)

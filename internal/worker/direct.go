@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"golang.org/x/sys/unix"
+
+	"github.com/natsfn/natsfn/internal/natsperm"
 )
 
 // The worker's own NATS connection, when the node gives it one: a TCP
@@ -23,7 +25,12 @@ import (
 // connectInherited speaks NATS over the inherited socket fd, which it
 // takes over. The connection never reconnects: when it closes, closed is
 // called and the worker should end, so that the node starts a fresh one.
-func connectInherited(fd int, name, userJWT string, seed []byte, log *slog.Logger, closed func()) (*nats.Conn, error) {
+//
+// inbox is the prefix of its replies (nats.CustomInboxPrefix), the only
+// subjects besides its triggers it may subscribe to: in a namespace shared
+// by many clients (default), nobody else's replies. refusals hears the
+// server's permission errors.
+func connectInherited(fd int, name, userJWT string, seed []byte, inbox string, refusals *natsperm.Violations, log *slog.Logger, closed func()) (*nats.Conn, error) {
 	// Non-blocking before os.NewFile, so the file is pollable: reads park
 	// in the netpoller rather than holding a thread.
 	if err := unix.SetNonblock(fd, true); err != nil {
@@ -34,9 +41,14 @@ func connectInherited(fd int, name, userJWT string, seed []byte, log *slog.Logge
 	if userJWT != "" {
 		creds = nats.UserJWTAndSeed(userJWT, string(seed))
 	}
+	var prefix nats.Option = func(*nats.Options) error { return nil }
+	if inbox != "" {
+		prefix = nats.CustomInboxPrefix(inbox)
+	}
 	// An IP in the URL, and no lookup: a name would be resolved (a socket).
 	return nats.Connect("nats://127.0.0.1:4222",
 		creds,
+		prefix,
 		nats.SkipHostLookup(),
 		nats.SetCustomDialer(d),
 		nats.Name(name),
@@ -48,6 +60,7 @@ func connectInherited(fd int, name, userJWT string, seed []byte, log *slog.Logge
 			if s != nil {
 				subject = s.Subject
 			}
+			refusals.Report(err)
 			log.Warn("NATS error", "subject", subject, "err", err)
 		}),
 	)

@@ -19,6 +19,8 @@ import (
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/engine"
 	"github.com/natsfn/natsfn/internal/executor"
+	"github.com/natsfn/natsfn/internal/hostsvc"
+	"github.com/natsfn/natsfn/internal/natsperm"
 	"github.com/natsfn/natsfn/internal/pool"
 	"github.com/natsfn/natsfn/internal/stats"
 )
@@ -62,6 +64,7 @@ func Serve(conn io.ReadWriter, opts ServeOptions) error {
 		keys:      map[string]*versions{},
 		calls:     map[uint64]*hostCall{},
 		gate:      newHostGate(0, 0),
+		refusals:  natsperm.New(),
 	}
 	defer s.out.close()
 	defer s.detach()
@@ -104,6 +107,7 @@ type server struct {
 	// subscribe their triggers, and the in-flight table the node reads if
 	// this process dies.
 	nc       *nats.Conn
+	refusals *natsperm.Violations // nc's permission errors
 	inFlight *inFlight
 	closing  atomic.Bool
 
@@ -141,6 +145,9 @@ type workerFunction struct {
 	// reportedIsolates is what the node last heard of its isolates.
 	stats            stats.Function
 	reportedIsolates int
+	// services are the host services the worker runs itself; nil when
+	// every call goes to the node.
+	services *hostsvc.Services
 }
 
 // newer orders versions: by revision, then by the node's function id,
@@ -177,6 +184,9 @@ func (wf *workerFunction) close() {
 		f.Stop() // drains the subscriptions into the pool
 	}
 	wf.pool.Close()
+	if wf.services != nil {
+		wf.services.Close()
+	}
 }
 
 // poolRunner hands a serving version's messages to its pool, which
@@ -272,7 +282,12 @@ func (s *server) load(f *frame) {
 	}
 	wf := &workerFunction{id: id, key: info.Spec.Key(), rev: info.Revision}
 	console := func(level, line string) { s.out.send(frameLog, id, []byte(level), []byte(line)) }
-	cfg := pool.SpecConfig(info.Spec, prog, &remoteHost{s: s, fn: id}, console)
+	host, err := s.hostFor(wf, info, f.field(3))
+	if err != nil {
+		fail(err.Error())
+		return
+	}
+	cfg := pool.SpecConfig(info.Spec, prog, host, console)
 	cfg.QueueLength, cfg.IdleTimeout, cfg.Done, cfg.Budget = s.opts.QueueLength, s.opts.IdleTimeout, s.done, s.budget
 	if s.nc != nil {
 		wf.direct = executor.FunctionConfig{Conn: s.nc, Info: info, Logger: s.opts.Logger, Log: console, Track: s.inFlight, Stats: &wf.stats}
@@ -447,7 +462,7 @@ func (s *server) attach(f *frame) {
 		msg = "no NATS connection was passed to this worker"
 	} else if t, err := mapInFlight(os.NewFile(uintptr(s.opts.InFlightFd), "inflight")); err != nil {
 		msg = err.Error()
-	} else if nc, err := connectInherited(s.opts.NATSFd, f.str(0), f.str(1), f.field(2), s.opts.Logger, s.natsClosed); err != nil {
+	} else if nc, err := connectInherited(s.opts.NATSFd, f.str(0), f.str(1), f.field(2), f.str(3), s.refusals, s.opts.Logger, s.natsClosed); err != nil {
 		t.close()
 		msg = "cannot connect to NATS: " + err.Error()
 	} else {
