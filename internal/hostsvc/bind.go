@@ -45,7 +45,28 @@ func (s *Services) bindKV(ctx context.Context) (jetstream.KeyValue, error) {
 	return kv, nil
 }
 
+// OpenedKV is OpenKVOp's result.
+type OpenedKV struct {
+	// Direct says the bucket answers direct gets, the only reads a
+	// worker's connection may make. A replicated bucket natsfn creates has
+	// them off (a lagging replica could answer a read with a value older
+	// than the function's own last write), so its reads go to the leader,
+	// through the node.
+	Direct bool `json:"direct"`
+}
+
 func kvOpen(s *Services, ctx context.Context, _ args, _ []byte) (any, []byte, error) {
-	_, err := s.kvBucket(ctx)
-	return nil, nil, err
+	kv, err := s.kvBucket(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	status, err := kv.Status(ctx)
+	if err != nil {
+		return nil, nil, classifyJS("kv", err)
+	}
+	var opened OpenedKV
+	if b, ok := status.(*jetstream.KeyValueBucketStatus); ok {
+		opened.Direct = b.StreamInfo().Config.AllowDirect
+	}
+	return opened, nil, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/hostsvc"
@@ -108,5 +109,41 @@ func TestWorkerKVStaysInNamespace(t *testing.T) {
 	}
 	if m := invoke(t, ncb, "f", nil); string(m.Data) != "secret of b" {
 		t.Fatalf("b's key is %q", m.Data)
+	}
+}
+
+// A bucket without direct gets, as natsfn makes them on a cluster (reads
+// go to the stream's leader), cannot be read on the worker's connection:
+// its kv.get goes through the node, and its kv.set stays in the worker.
+func TestWorkerReadsWithoutDirectGetsThroughTheNode(t *testing.T) {
+	n := startNode(t, Config{})
+	c, nc := nsClient(t, n, "a")
+	js := testenv.JetStream(t, nc)
+	// After the deploy, which clears what an earlier function of the name
+	// left.
+	deploy(t, c, "leader", `(s, p) => { hostServices.kv.set("k", p); return hostServices.kv.get("k") }`, "leader")
+	bucket := hostsvc.KVBucketName("a", "leader")
+	ctx := t.Context()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "KV_" + bucket, Subjects: []string{"$KV." + bucket + ".>"},
+		MaxMsgsPerSubject: 1, Discard: jetstream.DiscardNew, AllowRollup: true, DenyDelete: true,
+		AllowDirect: false,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := js.Stream(ctx, "KV_"+bucket); err != nil || st.CachedInfo().Config.AllowDirect {
+		t.Fatalf("created: %v %+v", err, st.CachedInfo().Config)
+	}
+	for _, want := range []string{"one", "two"} {
+		if m := invoke(t, nc, "leader", []byte(want)); string(m.Data) != want {
+			t.Fatalf("reply %q %v, want %q", m.Data, m.Header, want)
+		}
+	}
+	st, err := js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CachedInfo().Config.AllowDirect {
+		t.Fatal("natsfn turned direct gets on")
 	}
 }

@@ -16,7 +16,8 @@ import (
 // Host calls without the node hop. A worker with a NATS connection of its
 // own runs the host calls its connection's permissions allow itself, with
 // the same hostsvc code and configuration as the node: kv.get, kv.set and
-// kv.delete, on its namespace's buckets. The rest cross the socketpair:
+// kv.delete, on its namespace's buckets (kv.get only where the bucket
+// answers direct gets, hostsvc.OpenedKV). The rest cross the socketpair:
 // HTTP needs the node's network and egress policy; kv.keys and the object
 // store need JetStream consumers or purges, and messaging a right to
 // publish on any subject, which the worker's connection does not get
@@ -55,8 +56,10 @@ type splitHost struct {
 	// gate is the worker's bound on host calls in flight, the node's
 	// limits: the calls run here count in it like those sent to the node.
 	gate *hostGate
-	// opened: the node has made the function's bucket.
+	// opened: the node has made the function's bucket; direct: the bucket
+	// answers direct gets, so kv.get runs here too.
 	opened atomic.Bool
+	direct atomic.Bool
 }
 
 // open has the node make the function's bucket, once.
@@ -64,9 +67,11 @@ func (h *splitHost) open(ctx context.Context) error {
 	if h.opened.Load() {
 		return nil
 	}
-	if err := h.remote.openKV(ctx); err != nil {
+	opened, err := h.remote.openKV(ctx)
+	if err != nil {
 		return err
 	}
+	h.direct.Store(opened.Direct)
 	h.opened.Store(true)
 	return nil
 }
@@ -81,6 +86,11 @@ func (h *splitHost) Call(ctx context.Context, op string, args, body []byte) (any
 		// until their deadline. A failure is reported by the call itself.
 		_ = h.open(ctx)
 	}
+	if op == "kv.get" && !h.direct.Load() {
+		// Reads of a bucket without direct gets need a right the worker's
+		// connection does not have (hostsvc.OpenedKV).
+		return h.remote.Call(ctx, op, args, body)
+	}
 	size := frameSize([]byte(op), args, body)
 	if err := h.gate.acquire(ctx, size); err != nil {
 		return nil, nil, &engine.HostError{Type: "Error", Code: "TIMEOUT", Message: "the invocation ran out of time"}
@@ -91,11 +101,20 @@ func (h *splitHost) Call(ctx context.Context, op string, args, body []byte) (any
 
 // openKV asks the node to create the function's KV bucket, which the
 // worker's connection may use but not create.
-func (h *remoteHost) openKV(ctx context.Context) error {
-	_, _, err := h.Call(ctx, hostsvc.OpenKVOp, []byte("[]"), nil)
+func (h *remoteHost) openKV(ctx context.Context) (hostsvc.OpenedKV, error) {
+	var opened hostsvc.OpenedKV
+	result, _, err := h.Call(ctx, hostsvc.OpenKVOp, []byte("[]"), nil)
 	var he *engine.HostError
 	if errors.As(err, &he) {
-		return &hostsvc.Error{Code: he.Code, Message: he.Message, Type: he.Type}
+		return opened, &hostsvc.Error{Code: he.Code, Message: he.Message, Type: he.Type}
 	}
-	return err
+	if err != nil {
+		return opened, err
+	}
+	if raw, ok := result.(json.RawMessage); ok {
+		if err := json.Unmarshal(raw, &opened); err != nil {
+			return opened, fmt.Errorf("bad reply to %s: %w", hostsvc.OpenKVOp, err)
+		}
+	}
+	return opened, nil
 }
