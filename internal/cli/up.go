@@ -157,7 +157,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 	var f nodeFlags
 	f.add(fs, "(default $XDG_DATA_HOME/natsfn or ~/.local/share/natsfn)")
 	// Only up: dev's --name names the function.
-	fs.StringVar(&f.name, "name", "", "this node's `NAME` in logs and `natsfn nodes` (default: the host name)")
+	fs.StringVar(&f.name, "name", "", "this node's `NAME` in logs and `natsfn nodes` (default: the host name and a random suffix; give one that stays the same across restarts)")
 	if _, err := e.parse(fs, args, 0, 0); err != nil {
 		return err
 	}

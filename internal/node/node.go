@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+	"github.com/nats-io/nuid"
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/control"
@@ -63,7 +65,8 @@ type Config struct {
 	// process: in the node), the longest idle disposed first; 0 means one
 	// per isolateBudgetBytes of WorkerMemory.
 	MaxIsolates int
-	// Name identifies this node in logs; the host name by default.
+	// Name identifies this node in logs and `natsfn nodes`; by default the
+	// host name and a random suffix (defaultName).
 	Name string
 	// Logger receives the node's log, the embedded server's included.
 	Logger *slog.Logger
@@ -174,7 +177,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Name == "" {
-		cfg.Name, _ = os.Hostname()
+		cfg.Name = defaultName()
 	}
 	if cfg.WorkerMemory == 0 {
 		cfg.WorkerMemory = DefaultWorkerMemory
@@ -312,6 +315,18 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	ok = true
 	n.log.Info("node ready", "nats", natsconn.Redact(url), "name", cfg.Name)
 	return n, nil
+}
+
+// defaultName names a node that was given no name: its host's name and a
+// random suffix, so that several nodes on one host (or in containers that
+// share a host name) tell apart in logs and in `natsfn nodes`.
+func defaultName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "natsfn"
+	}
+	id := strings.ToLower(nuid.Next())
+	return host + "-" + id[len(id)-5:]
 }
 
 // ClientURL is the NATS URL clients use to reach this node's NATS system.
