@@ -541,7 +541,15 @@ func (n *Node) reloadNamespace(ctx context.Context, namespace string) {
 		return
 	}
 	for i := range fns {
-		n.apply(ctx, &fns[i])
+		pause := retryPauseMin
+		for attempt := 0; n.apply(ctx, &fns[i], attempt) && attempt+1 < reportAfter; attempt++ {
+			select {
+			case <-time.After(pause):
+			case <-ctx.Done():
+				return
+			}
+			pause *= 2
+		}
 	}
 }
 
@@ -572,9 +580,14 @@ func (n *Node) waitLoaded(ctx context.Context, info api.FunctionInfo) error {
 		return api.Errorf(api.CodeForbidden, "deployed as revision %d, but not served: %v (grant the permission, or remove the function with `natsfn rm %s`)",
 			info.Revision, err, info.Spec.Name)
 	}
-	if err != nil {
-		// Logged by the control API; the deploy stands as before.
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// The deploy's own time is up: logged by the control API, the
+		// deploy stands, and the node goes on loading it.
 		return fmt.Errorf("not served yet: %v", err)
+	}
+	if err != nil {
+		return api.Errorf(api.CodeUnavailable, "deployed as revision %d, but this node could not serve it: %v (it keeps trying; `natsfn rm %s` removes it)",
+			info.Revision, err, info.Spec.Name)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/executor"
 	"github.com/natsfn/natsfn/internal/store"
 )
 
@@ -28,16 +29,16 @@ const loadsPerNamespace = 4
 // seen is lost: what this node serves is put back first, so nodes that
 // still serve a function bring it back.
 func (n *Node) reconcile(ctx context.Context, ready chan<- error) {
-	a := newAppliers(ctx, func(ev store.Event) {
+	a := newAppliers(ctx, func(ev store.Event, attempt int) bool {
 		if ev.Kind == store.EventDelete {
 			key := api.FunctionKey(ev.Namespace, ev.Name)
 			n.exec.Unload(ev.Namespace, ev.Name)
 			n.served.remove(key)
 			n.loaded.set(key, ev.Revision, nil)
 			n.log.Info("removed function", "function", key)
-			return
+			return false
 		}
-		n.apply(ctx, ev.Info)
+		return n.apply(ctx, ev.Info, attempt)
 	})
 	defer a.wg.Wait()
 	readied := false
@@ -124,9 +125,15 @@ func (n *Node) follow(ctx context.Context, w *store.Watcher, a *appliers, readie
 }
 
 // appliers apply each function's desired state on a goroutine of its own.
+// A load that may succeed later (JetStream slow to hand out the bundle, a
+// worker that could not start) is tried again, with a growing pause,
+// until it succeeds or a newer change replaces it: desired state is never
+// left unserved because of one bad moment.
 type appliers struct {
-	ctx   context.Context
-	apply func(store.Event)
+	ctx context.Context
+	// apply applies one change, attempt counting the tries before it,
+	// and says whether it should be tried again.
+	apply func(ev store.Event, attempt int) (retry bool)
 	wg    sync.WaitGroup
 
 	mu      sync.Mutex
@@ -141,7 +148,13 @@ type applyQueue struct {
 	running bool
 }
 
-func newAppliers(ctx context.Context, apply func(store.Event)) *appliers {
+// Pauses between the tries of a load that failed.
+const (
+	retryPauseMin = 250 * time.Millisecond
+	retryPauseMax = 10 * time.Second
+)
+
+func newAppliers(ctx context.Context, apply func(ev store.Event, attempt int) bool) *appliers {
 	return &appliers{ctx: ctx, apply: apply, pending: map[string]*applyQueue{}, slots: map[string]chan struct{}{}}
 }
 
@@ -164,6 +177,8 @@ func (a *appliers) enqueue(ev store.Event) {
 
 func (a *appliers) drain(key string, q *applyQueue) {
 	defer a.wg.Done()
+	attempt := 0
+	pause := retryPauseMin
 	for {
 		a.mu.Lock()
 		ev := q.next
@@ -186,31 +201,71 @@ func (a *appliers) drain(key string, q *applyQueue) {
 		case <-a.ctx.Done():
 			return
 		}
-		a.apply(*ev)
+		retry := a.apply(*ev, attempt)
 		<-slot
+		if !retry {
+			attempt, pause = 0, retryPauseMin
+			continue
+		}
+		a.mu.Lock()
+		if q.next == nil {
+			q.next = ev // unless a newer change came meanwhile
+			attempt++
+		} else {
+			attempt, pause = 0, retryPauseMin
+		}
+		a.mu.Unlock()
+		select {
+		case <-time.After(pause):
+		case <-a.ctx.Done():
+			return
+		}
+		pause = min(2*pause, retryPauseMax)
 	}
 }
 
-// apply loads one function version. A failure is logged and leaves the
-// previous version serving.
-func (n *Node) apply(ctx context.Context, info *api.FunctionInfo) {
+// reportAfter is how many tries of a load a deploy waits for before it
+// hears of the failure; the node goes on trying.
+const reportAfter = 3
+
+// apply loads one function version, the attempt-th try of it. A failure
+// is logged and leaves the previous version serving; it says whether to
+// try again. A deploy waiting for this version hears of it once it is
+// served, fails for good, or has failed reportAfter times.
+func (n *Node) apply(ctx context.Context, info *api.FunctionInfo, attempt int) (retry bool) {
 	key := info.Spec.Key()
 	var loadErr error
-	defer func() { n.loaded.set(key, info.Revision, loadErr) }()
+	defer func() {
+		if !retry || attempt+1 >= reportAfter {
+			n.loaded.set(key, info.Revision, loadErr)
+		}
+	}()
 	bundle, err := n.store.BundleOf(ctx, info)
 	if err != nil {
-		if !errors.Is(err, context.Canceled) {
-			n.log.Error("cannot fetch bundle", "function", key, "err", err)
+		if ctx.Err() != nil {
+			return false
 		}
-		return
+		loadErr = err
+		// A bundle that is missing or not the spec's stays so; anything
+		// else is JetStream answering late or not at all.
+		retry = !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrDigestMismatch)
+		n.log.Error("cannot fetch bundle", "function", key, "err", err, "try", attempt+1, "again", retry)
+		return retry
 	}
 	if err := n.exec.Load(ctx, *info, bundle); err != nil {
+		if ctx.Err() != nil {
+			return false
+		}
 		loadErr = err
-		n.log.Error("cannot load function", "function", key, "err", err)
-		return
+		// A refused trigger needs the operator; anything else (a worker
+		// that could not start, the machine short of memory) may pass.
+		retry = !errors.Is(err, executor.ErrSubscribeRefused)
+		n.log.Error("cannot load function", "function", key, "err", err, "try", attempt+1, "again", retry)
+		return retry
 	}
 	n.served.set(*info, bundle)
 	n.log.Info("serving function", "function", key, "triggers", info.Spec.Triggers, "revision", info.Revision)
+	return false
 }
 
 // loadedSet records the newest revision the reconcile loop has applied per
