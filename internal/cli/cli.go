@@ -88,7 +88,11 @@ func (e *env) run(ctx context.Context, args []string) error {
 		}
 		name, args = args[0], []string{"--help"}
 	}
-	for _, c := range commands() {
+	cmds := commands()
+	if IsBenchResponder() {
+		cmds = append(cmds, command{name: benchResponderCommand, run: runBenchResponder})
+	}
+	for _, c := range cmds {
 		if c.name == name {
 			e.cmd = name
 			ctx, e.deny = context.WithCancelCause(ctx)
