@@ -38,6 +38,9 @@ func BenchmarkWarmEcho(b *testing.B) {
 		workerPid = w.Pid(api.DefaultNamespace)
 	}
 	cpu := bench.NewCPUSampler(os.Getpid(), workerPid, responder.Pid())
+	// Unloading the echo ends the worker's CPU profile, if it writes one
+	// (NATSFN_WORKER_CPUPROFILE): the node kills its workers when it stops.
+	b.Cleanup(func() { c.Remove(context.Background(), "echo") })
 	payload := []byte(strings.Repeat("x", 65))
 	for _, inFlight := range []int{1, 32} {
 		var goRun struct {
