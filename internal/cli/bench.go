@@ -180,13 +180,13 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return e.printJSON(rows)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "TARGET\tIN FLIGHT\tP50\tP90\tP99\tREQ/S\tMB/S\tNODE CPU\tOWN CPU\tP50 RATIO\tREQ/S RATIO\tCPU RATIO\t")
+	fmt.Fprintln(tw, "TARGET\tIN FLIGHT\tP50\tP90\tP99\tREQ/S\tMB/S\tNODE CPU\tOWN CPU\tP50 RATIO\tREQ/S RATIO\tCPU RATIO\tWITH SERVER\t")
 	for _, r := range rows {
 		own := r.ResponderCPUus
-		ratios := "\t\t\t"
+		ratios := "\t\t\t\t"
 		if r.Target == "js" {
 			own = r.OwnCPUus
-			ratios = fmt.Sprintf("%.2fx\t%.2fx\t%s\t", r.P50Ratio, r.TputRate, orNA(r.CPURatio, "%.2fx"))
+			ratios = fmt.Sprintf("%.2fx\t%.2fx\t%s\t%s\t", r.P50Ratio, r.TputRate, orNA(r.CPURatio, "%.2fx"), orNA(r.CPURatioAll, "%.2fx"))
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%.0fµs\t%.0fµs\t%.0fµs\t%.0f\t%.1f\t%s\t%s\t%s\n", r.Target, r.InFlight, r.P50us, r.P90us, r.P99us, r.ReqPerS, r.MBPerS,
 			orNA(r.NodeCPUus, "%.1fµs"), orNA(own, "%.1fµs"), ratios)
