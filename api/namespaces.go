@@ -111,6 +111,11 @@ type NodeInfo struct {
 	Draining bool `json:"draining,omitempty"`
 	// ByNamespace breaks the numbers down per namespace.
 	ByNamespace []NamespaceUsage `json:"by_namespace,omitempty"`
+	// Pid is the node's process id and Machine the boot id of the kernel
+	// it runs on: `natsfn bench` reads the CPU time of the node and its
+	// workers from /proc when it runs on the same machine.
+	Pid     int    `json:"pid,omitempty"`
+	Machine string `json:"machine,omitempty"`
 }
 
 // NamespaceUsage is what a node does for one namespace.
@@ -120,4 +125,7 @@ type NamespaceUsage struct {
 	Isolates  int    `json:"isolates"`
 	Calls     uint64 `json:"calls"`
 	Errors    uint64 `json:"errors"`
+	// WorkerPid is the process id of the namespace's worker, as the
+	// node's machine sees it; 0 when none runs.
+	WorkerPid int `json:"worker_pid,omitempty"`
 }

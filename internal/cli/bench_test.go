@@ -24,13 +24,17 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bench: %d %q", code, stderr)
 	}
 	var rows []struct {
-		Target     string  `json:"target"`
-		InFlight   int     `json:"in_flight"`
-		Requests   int     `json:"requests"`
-		P50us      float64 `json:"p50_us"`
-		ReqPerS    float64 `json:"req_per_s"`
-		P50Ratio   float64 `json:"p50_ratio"`
-		Throughput float64 `json:"throughput_ratio"`
+		Target     string   `json:"target"`
+		InFlight   int      `json:"in_flight"`
+		Requests   int      `json:"requests"`
+		P50us      float64  `json:"p50_us"`
+		ReqPerS    float64  `json:"req_per_s"`
+		P50Ratio   float64  `json:"p50_ratio"`
+		Throughput float64  `json:"throughput_ratio"`
+		NodeCPU    *float64 `json:"node_cpu_us"`
+		Responder  *float64 `json:"responder_cpu_us"`
+		Own        *float64 `json:"own_cpu_us"`
+		CPURatio   *float64 `json:"cpu_ratio"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &rows); err != nil {
 		t.Fatalf("bench --json: %v in %q", err, stdout)
@@ -45,6 +49,17 @@ func TestBench(t *testing.T) {
 		}
 		if (r.Target == "js") != (r.P50Ratio > 0 && r.Throughput > 0) {
 			t.Errorf("row %d ratios: %+v", i, r)
+		}
+		// The node runs in this process and the Go responder in one of
+		// its own (this binary again): both are visible here.
+		if r.NodeCPU == nil || *r.NodeCPU <= 0 {
+			t.Errorf("row %d: no node CPU: %+v", i, r)
+		}
+		if r.Target == "go" && (r.Responder == nil || *r.Responder <= 0) {
+			t.Errorf("row %d: no responder CPU: %+v", i, r)
+		}
+		if r.Target == "js" && (r.Own == nil || r.CPURatio == nil) {
+			t.Errorf("row %d: no CPU ratio: %+v", i, r)
 		}
 	}
 	// The echo it deployed is gone.

@@ -42,7 +42,7 @@ func commands() []command {
 		{"ns", "add NAME [--max-storage SIZE] [--out FILE] | set NAME --max-storage SIZE | ls | rm NAME | creds NAME [--ttl D] [--out FILE]", "manage namespaces and their credentials (administrator)", runNS},
 		{"nodes", "[drain NAME [--wait=false] [--timeout D]]", "list the nodes of the NATS system, or drain one: it finishes its calls and leaves (administrator)", runNodes},
 		{"version", "", "print natsfn's version", runVersion},
-		{"bench", "[SUBJECT] [--requests N] [--inflight N] [--size BYTES]", "measure a function (a deployed echo by default) against a plain Go responder", runBench},
+		{"bench", "[SUBJECT] [--requests N] [--inflight N] [--size BYTES] [--rounds N]", "measure a function (a deployed echo by default) against a plain Go responder in a process of its own: latency, throughput, CPU per call", runBench},
 	}
 }
 
@@ -88,7 +88,11 @@ func (e *env) run(ctx context.Context, args []string) error {
 		}
 		name, args = args[0], []string{"--help"}
 	}
-	for _, c := range commands() {
+	cmds := commands()
+	if IsBenchResponder() {
+		cmds = append(cmds, command{name: benchResponderCommand, run: runBenchResponder})
+	}
+	for _, c := range cmds {
 		if c.name == name {
 			e.cmd = name
 			ctx, e.deny = context.WithCancelCause(ctx)

@@ -62,6 +62,22 @@ func (g *globals) nodeAuth() natsconn.Auth {
 	return natsconn.Auth{Creds: g.creds, NKey: g.nkey, TLSCert: g.tlsCert, TLSKey: g.tlsKey, TLSCA: g.tlsCA}
 }
 
+// connectArgs are the global flags that say how to connect, as given, for
+// a process of this program that connects the same way (the environment
+// it inherits says the rest).
+func (g *globals) connectArgs() []string {
+	var args []string
+	for _, f := range []struct{ name, value string }{
+		{"server", g.server}, {"creds", g.creds}, {"nkey", g.nkey}, {"tlscert", g.tlsCert},
+		{"tlskey", g.tlsKey}, {"tlsca", g.tlsCA}, {"namespace", g.namespace},
+	} {
+		if f.value != "" {
+			args = append(args, "--"+f.name+"="+f.value)
+		}
+	}
+	return args
+}
+
 func orEnv(flagValue, name string) string {
 	if flagValue != "" {
 		return flagValue

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"testing"
 
@@ -12,6 +13,10 @@ import (
 func TestMain(m *testing.M) {
 	if worker.IsWorker() {
 		os.Exit(worker.Main(worker.EnterSandbox))
+	}
+	// And as the Go responder bench starts.
+	if IsBenchResponder() {
+		os.Exit(Run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	// The CLI looks for a local node's credentials in the default data
 	// directory: the tests' is their own, empty.

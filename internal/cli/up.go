@@ -176,6 +176,11 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, nil))
+	stopProfile, err := startNodeProfile()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	n, err := node.Start(ctx, cfg)
 	if err != nil {
 		return err

@@ -18,34 +18,96 @@ import (
 
 // BenchmarkWarmEcho compares a JavaScript echo with a plain Go nats.go
 // responder on the same embedded server, in one run: the ratio is what
-// counts on a shared machine.
+// counts on a shared machine. The responder runs in a process of its own,
+// as the worker does. Besides latency and throughput it reports the CPU
+// time per call: this process (the node, its embedded server and the
+// requester), the worker and the responder; the JavaScript run reports
+// its own cost (this process's and the worker's, less this process's
+// during the Go run: the server and the requester, which both pay) and
+// the ratios against the Go run before it.
 //
 //	go test -run - -bench WarmEcho ./internal/node/
 func BenchmarkWarmEcho(b *testing.B) {
 	n := startNode(b, Config{})
 	c, _ := newClient(b, n)
 	deploy(b, c, "echo", `(s, p) => p`, "bench.js")
-	responder := nsConn(b, n, api.DefaultNamespace)
-	if _, err := bench.Responder(responder, "bench.go"); err != nil {
-		b.Fatal(err)
-	}
+	responder := startResponder(b, n, api.DefaultNamespace, "bench.go")
 	requester := nsConn(b, n, api.DefaultNamespace)
+	workerPid := 0
+	if w, ok := n.backend.(interface{ Pid(string) int }); ok {
+		workerPid = w.Pid(api.DefaultNamespace)
+	}
+	cpu := bench.NewCPUSampler(os.Getpid(), workerPid, responder.Pid())
+	// Unloading the echo ends the worker's CPU profile, if it writes one
+	// (NATSFN_WORKER_CPUPROFILE): the node kills its workers when it stops.
+	b.Cleanup(func() { c.Remove(context.Background(), "echo") })
 	payload := []byte(strings.Repeat("x", 65))
 	for _, inFlight := range []int{1, 32} {
+		var goRun struct {
+			r               bench.Result
+			node, responder float64
+		}
 		for _, target := range []string{"go", "js"} {
 			b.Run(target+"/inflight="+strconv.Itoa(inFlight), func(b *testing.B) {
+				before := cpu.Sample()
 				r, err := bench.Run(context.Background(), requester, bench.Options{
 					Subject: "bench." + target, Payload: payload, Requests: max(b.N, inFlight), InFlight: inFlight,
 				})
+				used := cpu.Sample().Since(before)
 				if err != nil || r.Errors > 0 {
 					b.Fatalf("%v %v", err, r.FirstError)
 				}
+				perCall := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(r.Requests) }
 				b.ReportMetric(float64(r.P50.Microseconds()), "p50-µs")
 				b.ReportMetric(float64(r.P99.Microseconds()), "p99-µs")
 				b.ReportMetric(r.Throughput, "req/s")
+				b.ReportMetric(perCall(used[0]), "node-cpu-µs")
+				if target == "go" {
+					goRun.r, goRun.node, goRun.responder = r, perCall(used[0]), perCall(used[2])
+					b.ReportMetric(goRun.responder, "own-cpu-µs")
+					return
+				}
+				own := perCall(used[0]) - goRun.node
+				if used[1] >= 0 {
+					own += perCall(used[1])
+					b.ReportMetric(perCall(used[1]), "worker-cpu-µs")
+				}
+				b.ReportMetric(own, "own-cpu-µs")
+				if goRun.r.Requests > 0 {
+					b.ReportMetric(float64(r.P50)/float64(goRun.r.P50), "p50-ratio")
+					b.ReportMetric(r.Throughput/goRun.r.Throughput, "req/s-ratio")
+					b.ReportMetric(own/goRun.responder, "cpu-ratio")
+				}
 			})
 		}
 	}
+}
+
+// startResponder starts the plain Go responder on subject in a process of
+// its own, connected as the owner of namespace.
+func startResponder(b *testing.B, n *Node, namespace, subject string) *bench.ResponderProcess {
+	var jwt, seed string
+	if n.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		creds, err := n.DevCreds(ctx, namespace)
+		if err != nil {
+			b.Fatal(err)
+		}
+		jwt, seed = creds.JWT, string(creds.Seed)
+	}
+	cmd, err := responderCommand(n.ClientURL(), jwt, seed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := bench.StartResponder(ctx, cmd, subject)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(p.Stop)
+	return p
 }
 
 // BenchmarkRSSGrowth reports how much resident memory grows over 100,000

@@ -3,12 +3,14 @@ package node
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/bench"
 	"github.com/natsfn/natsfn/internal/metrics"
 	"github.com/natsfn/natsfn/internal/stats"
 	"github.com/natsfn/natsfn/internal/version"
@@ -82,6 +84,8 @@ func (n *Node) info(serviceID string) api.NodeInfo {
 		Namespaces: g.Namespaces,
 		Workers:    g.Workers,
 		Draining:   n.Draining(),
+		Pid:        os.Getpid(),
+		Machine:    bench.MachineID(),
 	}
 	byNamespace := map[string]*api.NamespaceUsage{}
 	usage := func(namespace string) *api.NamespaceUsage {
@@ -107,6 +111,11 @@ func (n *Node) info(serviceID string) api.NodeInfo {
 		u.Errors += s.Counts.Errors()
 		info.Calls += s.Counts.Calls
 		info.Errors += s.Counts.Errors()
+	}
+	if b, ok := n.backend.(interface{ Pid(namespace string) int }); ok {
+		for _, u := range byNamespace {
+			u.WorkerPid = b.Pid(u.Namespace)
+		}
 	}
 	for _, u := range byNamespace {
 		info.ByNamespace = append(info.ByNamespace, *u)

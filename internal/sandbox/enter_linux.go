@@ -19,7 +19,7 @@ func Enter(opts EnterOptions) error {
 	err := seccomp.LoadFilter(seccomp.Filter{
 		NoNewPrivs: true,
 		Flag:       seccomp.FilterFlagTSync,
-		Policy:     policy(opts.Audit),
+		Policy:     policy(opts.Audit, opts.Profile),
 	})
 	if err != nil {
 		return fmt.Errorf("sandbox: seccomp: %w", err)

@@ -81,8 +81,13 @@ var conditional = []seccomp.NameWithConditions{
 	{Name: "prctl", Conditions: seccomp.ArgumentConditions{{Argument: 0, Operation: seccomp.Equal, Value: unix.PR_SET_VMA}}},
 }
 
-// policy assembles the filter. audit logs what would be killed instead.
-func policy(audit bool) seccomp.Policy {
+// profiling are the calls Go's CPU profiler makes: per-thread CPU timers
+// that signal the thread itself.
+var profiling = []string{"timer_create", "timer_settime", "timer_delete", "setitimer"}
+
+// policy assembles the filter. audit logs what would be killed instead;
+// profile allows the CPU profiler's timers.
+func policy(audit, profile bool) seccomp.Policy {
 	deny := seccomp.ActionKillProcess
 	if audit {
 		deny = seccomp.ActionLog
@@ -90,7 +95,7 @@ func policy(audit bool) seccomp.Policy {
 	p := seccomp.Policy{
 		DefaultAction: deny,
 		Syscalls: []seccomp.SyscallGroup{{
-			Names:              append(append([]string(nil), allowed...), legacyAllowed...),
+			Names:              append(append(append([]string(nil), allowed...), legacyAllowed...), profilingIf(profile)...),
 			NamesWithCondtions: append(append([]seccomp.NameWithConditions(nil), conditional...), legacyConditional...),
 			Action:             seccomp.ActionAllow,
 		}},
@@ -102,4 +107,11 @@ func policy(audit bool) seccomp.Policy {
 		})
 	}
 	return p
+}
+
+func profilingIf(profile bool) []string {
+	if profile {
+		return profiling
+	}
+	return nil
 }

@@ -77,6 +77,10 @@ type EnterOptions struct {
 	// the kernel log) instead of killing the process: for finding what a new
 	// Go or V8 release needs, never in production.
 	Audit bool
+	// Profile allows the timers Go's CPU profiler needs (timer_create,
+	// timer_settime, timer_delete, setitimer): only for a worker told to
+	// write a CPU profile (NATSFN_WORKER_CPUPROFILE).
+	Profile bool
 }
 
 var errNoCgo = errors.New("sandbox: natsfn was built without cgo, so the sandbox's first stage is missing")

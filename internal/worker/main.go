@@ -60,6 +60,9 @@ func Main(enter func() error) int {
 		fmt.Fprintln(os.Stderr, "natsfn worker: no connection to the node on fd 3")
 		return 2
 	}
+	// Before the sandbox: the profiler's first timers are made here.
+	stopProfile := startProfile()
+	defer stopProfile()
 	if enter != nil {
 		if err := enter(); err != nil {
 			fmt.Fprintln(os.Stderr, "natsfn worker: cannot enter the sandbox:", err)
@@ -76,6 +79,9 @@ func Main(enter func() error) int {
 	if n, err := strconv.Atoi(os.Getenv(envBudget)); err == nil {
 		opts.MaxIsolates = n
 	}
+	// The node kills its workers when it stops: the profile ends when the
+	// last function is unloaded, if that comes first.
+	opts.Unloaded = stopProfile
 	runtime.GOMAXPROCS(workerProcs(runtime.NumCPU()))
 	if err := Serve(conn, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "natsfn worker:", err)
@@ -151,8 +157,10 @@ func workerProcs(cpus int) int { return max(1, cpus/2) }
 // Their output goes to log, or to this process's stderr when log is nil.
 func PlainSpawn(path string, opts ServeOptions, log *slog.Logger) SpawnFunc {
 	return func(namespace string, files []*os.File) (Process, error) {
+		files, profileEnv, closeProfile := withProfile(namespace, files)
+		defer closeProfile()
 		cmd := exec.Command(path)
-		cmd.Env = append(append(os.Environ(), Env(opts)...), filesEnv(files))
+		cmd.Env = append(append(append(os.Environ(), Env(opts)...), filesEnv(files)), profileEnv...)
 		cmd.ExtraFiles = files
 		p := &plainProcess{cmd: cmd, out: io.NopCloser(nil)}
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

@@ -31,9 +31,11 @@ func SandboxSpawn(path string, opts ServeOptions, limits Limits, log *slog.Logge
 		if prefix == "" {
 			prefix = "ns-"
 		}
+		files, profileEnv, closeProfile := withProfile(namespace, files)
+		defer closeProfile()
 		p, err := sandbox.Start(sandbox.Config{
 			Path:        path,
-			Env:         append(Env(opts), filesEnv(files)),
+			Env:         append(append(Env(opts), filesEnv(files)), profileEnv...),
 			ExtraFiles:  files,
 			Stdout:      out,
 			Stderr:      out,
@@ -72,7 +74,7 @@ func (s sandboxProcess) Pid() int { return s.p.Pid() }
 // that was meant to be sandboxed and is not never gets here: the
 // sandbox's first stage ends the process before main.)
 func EnterSandbox() error {
-	err := sandbox.Enter(sandbox.EnterOptions{})
+	err := sandbox.Enter(sandbox.EnterOptions{Profile: profiling()})
 	if errors.Is(err, sandbox.ErrNotSandboxed) {
 		return nil
 	}

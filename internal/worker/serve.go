@@ -42,6 +42,9 @@ type ServeOptions struct {
 	// StatsInterval is how often the worker reports its counts to the
 	// node; 0 means DefaultStatsInterval.
 	StatsInterval time.Duration
+	// Unloaded, when set, is called after an unload leaves no function
+	// loaded (it ends the CPU profile: a bench removes its function).
+	Unloaded func()
 }
 
 // DefaultStatsInterval is how often a worker reports what it counted: the
@@ -395,6 +398,12 @@ func (s *server) unload(f *frame) {
 			_ = s.nc.FlushTimeout(5 * time.Second)
 		}
 		s.report([]*workerFunction{wf}) // its last calls, before it is gone
+		s.mu.Lock()
+		empty := len(s.functions) == 0
+		s.mu.Unlock()
+		if empty && s.opts.Unloaded != nil {
+			s.opts.Unloaded()
+		}
 	}
 	s.out.send(frameUnloaded, f.id)
 }
