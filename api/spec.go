@@ -21,10 +21,17 @@ const (
 // FunctionSpec is what a deploy asks for. The node stores it, with the
 // bundle's digest and size, as the function's desired state.
 type FunctionSpec struct {
-	Namespace string            `json:"namespace"`
-	Name      string            `json:"name"`
-	Triggers  []string          `json:"triggers"`
-	Env       map[string]string `json:"env,omitempty"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Triggers are core NATS subjects, served in a queue group: the
+	// function's return is the reply.
+	Triggers []string `json:"triggers"`
+	// Stream, Schedule and Watch are the consumer-based triggers
+	// (docs/triggers.md).
+	Stream   *StreamTrigger    `json:"stream,omitempty"`
+	Schedule *ScheduleTrigger  `json:"schedule,omitempty"`
+	Watch    *WatchTrigger     `json:"watch,omitempty"`
+	Env      map[string]string `json:"env,omitempty"`
 	// Timeout is the wall time of one invocation; zero means DefaultTimeout.
 	Timeout Duration `json:"timeout,omitempty"`
 	// HeapBytes caps the V8 heap of each isolate; zero means DefaultHeapBytes.
@@ -49,8 +56,23 @@ func (s *FunctionSpec) Validate() error {
 	if err := ValidateName("name", s.Name); err != nil {
 		return err
 	}
-	if len(s.Triggers) == 0 {
-		return fmt.Errorf("function %q needs at least one trigger subject", s.Name)
+	if len(s.TriggerKinds()) == 0 {
+		return fmt.Errorf("function %q needs at least one trigger (a subject, --consume, --schedule or --watch)", s.Name)
+	}
+	if s.Stream != nil {
+		if err := s.Stream.Validate(); err != nil {
+			return err
+		}
+	}
+	if s.Schedule != nil {
+		if err := s.Schedule.Validate(); err != nil {
+			return err
+		}
+	}
+	if s.Watch != nil {
+		if err := s.Watch.Validate(); err != nil {
+			return err
+		}
 	}
 	seen := map[string]bool{}
 	for _, t := range s.Triggers {

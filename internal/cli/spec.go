@@ -20,6 +20,12 @@ type specFlags struct {
 	concurrency int
 	httpAllow   listFlag
 	disable     listFlag
+	consume     string
+	maxDeliver  int
+	backoff     string
+	schedule    string
+	timezone    string
+	watch       string
 }
 
 func (f *specFlags) add(fs *flagSet, all bool) {
@@ -34,6 +40,53 @@ func (f *specFlags) add(fs *flagSet, all bool) {
 	fs.IntVar(&f.concurrency, "concurrency", 0, "at most `N` isolates per node (default: the number of CPUs)")
 	fs.Var(&f.httpAllow, "http-allow", "a `HOST|CIDR` of those the operator opened that the function may reach over HTTP; repeatable")
 	fs.Var(&f.disable, "disable", "a host `SERVICE` (http, kv, objectStore, messaging) the function may not use; repeatable")
+	fs.StringVar(&f.consume, "consume", "", "run for every message of the JetStream `STREAM[:FILTER]`, at least once (docs/triggers.md)")
+	fs.IntVar(&f.maxDeliver, "max-deliver", 0, "with --consume: deliver a failing message at most `N` times, then dead-letter it (default 5)")
+	fs.StringVar(&f.backoff, "backoff", "", "with --consume: the `PAUSES` before redeliveries after a failure, e.g. 1s,5s,30s (the last repeats)")
+	fs.StringVar(&f.schedule, "schedule", "", "run on a schedule: a `CRON` expression ('CRON_TZ=Europe/Paris 0 9 * * *'), @hourly, or '@every 30s'")
+	fs.StringVar(&f.timezone, "timezone", "", "with --schedule: the IANA `ZONE` of the cron expression (default UTC)")
+	fs.StringVar(&f.watch, "watch", "", "run for every change of the KV `BUCKET[:KEYS]` of the namespace (\"\" or . for the function's own)")
+}
+
+// triggerSpecs fills spec's consumer-based triggers from the flags.
+func (f *specFlags) triggerSpecs(spec *api.FunctionSpec) error {
+	if f.consume != "" {
+		stream, filter, _ := strings.Cut(f.consume, ":")
+		t := &api.StreamTrigger{Stream: stream, Filter: filter, MaxDeliver: f.maxDeliver}
+		if f.backoff != "" {
+			for _, p := range strings.Split(f.backoff, ",") {
+				d, err := time.ParseDuration(strings.TrimSpace(p))
+				if err != nil {
+					return usageErrorf("--backoff %q: %v", p, err)
+				}
+				t.Backoff = append(t.Backoff, api.Duration(d))
+			}
+		}
+		spec.Stream = t
+	} else if f.maxDeliver != 0 || f.backoff != "" {
+		return usageErrorf("--max-deliver and --backoff go with --consume")
+	}
+	if f.schedule != "" {
+		cron, zone := strings.TrimSpace(f.schedule), f.timezone
+		if rest, ok := strings.CutPrefix(cron, "CRON_TZ="); ok {
+			z, expr, _ := strings.Cut(rest, " ")
+			if zone != "" && zone != z {
+				return usageErrorf("--schedule names zone %s and --timezone %s", z, zone)
+			}
+			cron, zone = strings.TrimSpace(expr), z
+		}
+		spec.Schedule = &api.ScheduleTrigger{Cron: cron, TimeZone: zone}
+	} else if f.timezone != "" {
+		return usageErrorf("--timezone goes with --schedule")
+	}
+	if f.watch != "" {
+		bucket, keys, _ := strings.Cut(f.watch, ":")
+		if bucket == "." {
+			bucket = ""
+		}
+		spec.Watch = &api.WatchTrigger{Bucket: bucket, Keys: keys}
+	}
+	return nil
 }
 
 // spec builds and validates the spec of the function in file. Every mistake
@@ -52,8 +105,11 @@ func (f *specFlags) spec(namespace, file string) (api.FunctionSpec, error) {
 	if spec.Name == "" {
 		spec.Name = nameFromFile(file)
 	}
-	if len(f.triggers) == 0 {
-		return spec, usageErrorf("at least one --trigger SUBJECT is needed")
+	if err := f.triggerSpecs(&spec); err != nil {
+		return spec, err
+	}
+	if len(spec.TriggerKinds()) == 0 {
+		return spec, usageErrorf("at least one trigger is needed: --trigger SUBJECT, --consume STREAM, --schedule CRON or --watch BUCKET")
 	}
 	if len(f.env) > 0 {
 		spec.Env = map[string]string{}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/natsfn/natsfn/api"
 	"github.com/natsfn/natsfn/internal/store"
+	"github.com/natsfn/natsfn/internal/trigger"
 )
 
 const (
@@ -80,9 +81,13 @@ func (s *Server) deploy(ctx context.Context, log *slog.Logger, ns string, data [
 		}
 	}
 
+	previous, _ := s.st.Get(ctx, ns, spec.Name)
 	info, err := s.st.Put(ctx, api.FunctionInfo{Spec: spec}, script)
 	if err != nil {
 		return nil, err
+	}
+	if previous != nil {
+		s.dropOldTriggers(ctx, log, ns, previous.Spec, spec)
 	}
 	log.Info("control: deployed", "name", spec.Name, "revision", info.Revision,
 		"digest", info.BundleDigest, "size", info.BundleSize, "triggers", spec.Triggers)
@@ -170,6 +175,7 @@ func (s *Server) remove(ctx context.Context, log *slog.Logger, ns string, data [
 	if err := s.st.Delete(ctx, ns, name); err != nil {
 		return nil, err
 	}
+	s.dropOldTriggers(ctx, log, ns, info.Spec, api.FunctionSpec{Namespace: ns, Name: name})
 	log.Info("control: removed", "name", name, "revision", info.Revision)
 	out := &api.Removed{FunctionInfo: *info}
 	if req.Purge {
@@ -232,4 +238,22 @@ func oneLine(s string) string {
 		s = s[:cut] + "..."
 	}
 	return s
+}
+
+// dropOldTriggers deletes the consumers (and the schedule) of old's
+// triggers that spec no longer has: after a redeploy, or every one after
+// rm (spec then has no triggers). A failure is logged: the function's
+// state is already changed, and a consumer left behind holds messages,
+// not the function.
+func (s *Server) dropOldTriggers(ctx context.Context, log *slog.Logger, ns string, old, spec api.FunctionSpec) {
+	if old.Stream == nil && old.Schedule == nil && old.Watch == nil {
+		return // subjects only: nothing in JetStream
+	}
+	js, err := s.dataJetStream(ns)
+	if err == nil {
+		err = trigger.RemoveChanged(ctx, js, old, spec)
+	}
+	if err != nil {
+		log.Warn("control: cannot delete the consumers of old triggers", "name", old.Name, "error", err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	v8 "github.com/tommie/v8go"
 
@@ -21,6 +22,11 @@ type Invocation struct {
 	// them from the node; when set it is used and Headers is not.
 	HeadersJSON []byte
 	Payload     []byte
+	// Meta, set for a consumer delivery (a stream, schedule or watch
+	// trigger), is a JSON object whose fields the function finds on msg,
+	// with msg.ack(), msg.nak(), msg.term() and msg.inProgress(); the
+	// Result then carries the function's Disposition.
+	Meta []byte
 }
 
 // Result is the outcome of an invocation. On success Err is nil and Body is
@@ -32,7 +38,29 @@ type Result struct {
 	// trace, say) for the function's log.
 	Err    *api.Error
 	Detail string
+	// Disposition is what the function decided for a consumer delivery.
+	Disposition Disposition
 }
+
+// Disposition is how a function asked a consumer delivery to be finished
+// (msg.ack, msg.nak, msg.term); the zero value leaves it to the outcome.
+type Disposition struct {
+	Kind DispositionKind
+	// Delay is a nak's redelivery delay.
+	Delay time.Duration
+	// Reason is a term's reason, for the log.
+	Reason string
+}
+
+// DispositionKind is a function's decision on a consumer delivery.
+type DispositionKind uint8
+
+const (
+	DispositionNone DispositionKind = iota
+	DispositionAck
+	DispositionNak
+	DispositionTerm
+)
 
 // Exchange status codes written by the prelude into slot 0.
 const (
@@ -63,7 +91,7 @@ func (i *Isolate) Invoke(ctx context.Context, inv *Invocation) (res Result) {
 	if headers == nil && len(inv.Headers) > 0 {
 		headers, _ = json.Marshal(inv.Headers)
 	}
-	need := len(inv.Subject) + len(inv.Reply) + len(headers) + len(inv.Payload)
+	need := len(inv.Subject) + len(inv.Reply) + len(headers) + len(inv.Payload) + len(inv.Meta)
 	if err := i.ensure(need); err != nil {
 		return i.failed(err, false)
 	}
@@ -71,11 +99,13 @@ func (i *Isolate) Invoke(ctx context.Context, inv *Invocation) (res Result) {
 	i.setSlot(1, len(inv.Reply))
 	i.setSlot(2, len(headers))
 	i.setSlot(3, len(inv.Payload))
+	i.setSlot(4, len(inv.Meta))
 	o := headerBytes
 	o += copy(i.exchange[o:], inv.Subject)
 	o += copy(i.exchange[o:], inv.Reply)
 	o += copy(i.exchange[o:], headers)
-	copy(i.exchange[o:], inv.Payload)
+	o += copy(i.exchange[o:], inv.Payload)
+	copy(i.exchange[o:], inv.Meta)
 
 	if deadline, ok := ctx.Deadline(); ok {
 		i.watchdog.arm(deadline)
@@ -92,7 +122,33 @@ func (i *Isolate) Invoke(ctx context.Context, inv *Invocation) (res Result) {
 	if i.faulted != "" {
 		return i.faultResult()
 	}
+	if len(inv.Meta) > 0 {
+		res.Disposition = i.disposition(res)
+	}
 	return res
+}
+
+// disposition reads what the prelude wrote of a consumer delivery's
+// decision after the reply (writeDisposition); like every value there it
+// is checked before use. A timed-out call decided nothing it can stand by.
+func (i *Isolate) disposition(res Result) Disposition {
+	if res.Err != nil && res.Err.Code == api.CodeTimeout {
+		return Disposition{}
+	}
+	kind := DispositionKind(i.slot(4))
+	if kind > DispositionTerm || i.slot(0) > statusThrown {
+		return Disposition{}
+	}
+	d := Disposition{Kind: kind}
+	switch kind {
+	case DispositionNak:
+		d.Delay = time.Duration(max(i.slot(5), 0)) * time.Millisecond
+	case DispositionTerm:
+		if reason, ok := i.data(headerBytes+i.slot(1), i.slot(6)); ok {
+			d.Reason = string(reason)
+		}
+	}
+	return d
 }
 
 // run calls the prelude's invoke and, for a promise, settles it.

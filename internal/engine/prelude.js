@@ -49,7 +49,7 @@
   const strSlice = uncurry(String.prototype.slice);
   const toLowerCase = uncurry(String.prototype.toLowerCase);
   const jsonStringify = JSON.stringify, jsonParse = JSON.parse;
-  const freeze = Object.freeze;
+  const freeze = Object.freeze, objectKeys = Object.keys;
   const ErrorCtor = Error, TypeErrorCtor = TypeError, RangeErrorCtor = RangeError;
   const nativeHost = natives.host, nativeLog = natives.log, nativeRandom = natives.random, nativeExchange = natives.exchange;
 
@@ -649,12 +649,61 @@
   // empty; slots[1] = length. User code (toJSON, getters) runs in toBody,
   // before the exchange is written.
   function writeReply(v) {
-    if (v === undefined || v === null) { slots[0] = 1; slots[1] = 0; sealed = true; return; }
+    if (v === undefined || v === null) { slots[0] = 1; slots[1] = 0; writeDisposition(0); sealed = true; return; }
     const b = toBody(v);
     const n = writeData(b);
     slots[0] = 0;
     slots[1] = n;
+    writeDisposition(n);
     sealed = true;
+  }
+
+  // ---- a consumer delivery's disposition (docs/triggers.md): msg.ack(),
+  // msg.nak(delayMs) and msg.term(reason) decide how the node finishes
+  // the message; the first decision stands. Slots 4..6 carry it out: the
+  // kind (0 none, 1 ack, 2 nak, 3 term), the nak's delay in ms and the
+  // length of the term's reason, stored after the reply's data.
+  let disp = 0, dispDelay = 0, dispReason = '';
+  const MAX_REASON = 256;
+  function decide(kind, delay, reason) {
+    if (disp !== 0) return;
+    disp = kind; dispDelay = delay; dispReason = reason;
+  }
+  function nakDelay(ms) {
+    if (ms === undefined) return 0;
+    if (typeof ms !== 'number' || !(ms >= 0)) throw new TypeErrorCtor('msg.nak: delayMs must be a number of milliseconds >= 0');
+    return ms > 0x7fffffff ? 0x7fffffff : ms - (ms % 1);
+  }
+  // writeDisposition follows a reply or an error of n data bytes. The
+  // reason is dropped when it does not fit the exchange as it is (growing
+  // it would lose the reply).
+  function writeDisposition(n) {
+    slots[4] = disp;
+    slots[5] = dispDelay;
+    slots[6] = 0;
+    if (disp !== 3 || dispReason === '') return;
+    const r = utf8Encode(strSlice(dispReason, 0, MAX_REASON));
+    const rn = taLength(r);
+    if (HEADER + n + rn > size) return;
+    taSet(bytes, r, HEADER + n);
+    slots[6] = rn;
+  }
+  // deliveryMsg is the third argument of a consumer delivery: what the
+  // trigger says of the message (meta, e.g. stream, seq, key, operation)
+  // and the four decisions.
+  function deliveryMsg(headers, meta) {
+    const msg = { headers, reply: '' };
+    if (meta !== null && typeof meta === 'object') {
+      const keys = objectKeys(meta);
+      for (let i = 0; i < keys.length; i++) dataProperty(msg, keys[i], meta[keys[i]]);
+    }
+    dataProperty(msg, 'ack', function ack() { decide(1, 0, ''); });
+    dataProperty(msg, 'nak', function nak(delayMs) { decide(2, nakDelay(delayMs), ''); });
+    dataProperty(msg, 'term', function term(reason) { decide(3, 0, reason === undefined ? '' : toStr(reason)); });
+    // The node keeps a message in progress for as long as the function
+    // may run (its timeout), so there is nothing more to tell the server.
+    dataProperty(msg, 'inProgress', function inProgress() {});
+    return msg;
   }
 
   function errorText(e) {
@@ -670,6 +719,7 @@
     const n = writeData(utf8Encode(errorText(e)));
     slots[0] = 3;
     slots[1] = n;
+    writeDisposition(n);
     sealed = true;
   }
 
@@ -692,14 +742,16 @@
   function invoke() {
     sealed = false;
     pending = null;
-    const subjectLen = slots[0], replyLen = slots[1], headersLen = slots[2], payloadLen = slots[3];
+    const subjectLen = slots[0], replyLen = slots[1], headersLen = slots[2], payloadLen = slots[3], metaLen = slots[4];
+    disp = 0; dispDelay = 0; dispReason = '';
     let o = HEADER;
     const subject = utf8Decode(bytes, o, o + subjectLen); o += subjectLen;
     const reply = replyLen ? utf8Decode(bytes, o, o + replyLen) : ''; o += replyLen;
     const headers = headersLen ? jsonParse(utf8Decode(bytes, o, o + headersLen)) : {}; o += headersLen;
-    const payload = fromExchange(o, payloadLen, Bytes);
+    const payload = fromExchange(o, payloadLen, Bytes); o += payloadLen;
     try {
-      const r = apply(handler, global, [subject, payload, { headers, reply }]);
+      const msg = metaLen > 0 ? deliveryMsg(headers, jsonParse(utf8Decode(bytes, o, o + metaLen))) : { headers, reply };
+      const r = apply(handler, global, [subject, payload, msg]);
       if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
         const p = { __proto__: null, state: 0, value: undefined };
         pending = p;

@@ -35,9 +35,10 @@ type Runner interface {
 	Close()
 }
 
-// SelfServing is a Runner that subscribes its function's triggers itself,
-// on its own connection (a worker with a direct NATS connection): the
-// executor then only loads and unloads it, and Submit is never called.
+// SelfServing is a Runner that subscribes its function's subject triggers
+// itself, on its own connection (a worker with a direct NATS connection):
+// the executor then serves only the other kinds of trigger (consumers),
+// through Submit.
 type SelfServing interface {
 	ServesTriggers() bool
 }
@@ -320,11 +321,11 @@ func (e *Executor) start(ctx context.Context, info api.FunctionInfo, script []by
 	if err != nil {
 		return nil, err
 	}
+	serve := f.Serve
 	if s, ok := runner.(SelfServing); ok && s.ServesTriggers() {
-		f.runner = runner
-		return f, nil
+		serve = f.ServeRelayed
 	}
-	if err := f.Serve(runner); err != nil {
+	if err := serve(runner); err != nil {
 		return nil, err
 	}
 	return f, nil

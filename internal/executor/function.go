@@ -3,8 +3,6 @@ package executor
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -43,10 +41,6 @@ type FunctionConfig struct {
 	logs *logSink // the executor's; nil: a plain publish
 }
 
-// ErrSubscribeRefused is wrapped by the error of a load whose trigger the
-// server's permissions refuse to subscribe.
-var ErrSubscribeRefused = errors.New("natsfn: NATS permissions refuse the trigger's subscription")
-
 // Tracker follows the messages a function owes a reply, so that someone
 // can answer them if this process dies.
 type Tracker interface {
@@ -55,19 +49,18 @@ type Tracker interface {
 	End(ref any)
 }
 
-// Function serves one loaded version of a function on a NATS connection:
-// it subscribes the triggers in the function's queue group, hands every
-// message to the Runner and replies with the result.
+// Function serves one loaded version of a function: its trigger sources
+// (trigger.go) hand messages to the Runner, and each source finishes what
+// it delivered its own way (a reply, an ack).
 type Function struct {
 	cfg        FunctionConfig
 	seq        uint64 // the executor's order of loads
 	runner     Runner
-	subs       []*nats.Subscription
+	sources    []Source
 	logSubject string
 	logger     *slog.Logger
 	logLimit   *logLimiter
 	retireOnce sync.Once
-	draining   []<-chan nats.SubStatus
 	stopOnce   sync.Once
 }
 
@@ -96,85 +89,43 @@ func (f *Function) Callbacks() Callbacks {
 // once.
 func QueueGroup(namespace, name string) string { return "natsfn." + namespace + "." + name }
 
-// Serve subscribes the triggers and starts handing messages to runner. It
-// returns once the server has the subscriptions, so requests reach the
-// function. On error the function is stopped.
-func (f *Function) Serve(runner Runner) error {
+// Serve starts every trigger source of the function and hands their
+// messages to runner. It returns once each source delivers (the server has
+// the subscriptions, the consumers exist), so messages reach the function.
+// On error the function is stopped.
+func (f *Function) Serve(runner Runner) error { return f.serve(runner, allKinds) }
+
+// ServeSubjects is Serve for a worker with a NATS connection of its own:
+// it serves the kinds of trigger a worker serves itself (subjects); the
+// node runs the others and relays them (ServeRelayed).
+func (f *Function) ServeSubjects(runner Runner) error { return f.serve(runner, workerKinds) }
+
+// ServeRelayed is Serve for a runner that serves its subjects itself: the
+// node runs the other kinds and hands their messages to runner.
+func (f *Function) ServeRelayed(runner Runner) error { return f.serve(runner, nodeKinds) }
+
+func (f *Function) serve(runner Runner, which kindFilter) error {
 	f.runner = runner
-	spec := f.cfg.Info.Spec
-	queue := QueueGroup(spec.Namespace, spec.Name)
-	var mark natsperm.Mark
-	if f.cfg.Refusals != nil {
-		mark = f.cfg.Refusals.Mark(f.cfg.Conn)
-	}
-	for _, t := range spec.Triggers {
-		sub, err := f.cfg.Conn.QueueSubscribe(t, queue, f.receive)
-		if err == nil {
-			// NATS drops a subscription's messages without a word once
-			// this many wait for the callback; receive never blocks and
-			// answers every message at once (the runner's queue, else
-			// 429), so a backlog is only a burst that arrived faster
-			// than that, and any limit would leave callers of the burst
-			// without a reply.
-			err = sub.SetPendingLimits(-1, -1)
+	for _, k := range kinds {
+		if !which(k) {
+			continue
 		}
-		if err != nil {
+		src := k.source(f)
+		if src == nil {
+			continue
+		}
+		f.sources = append(f.sources, src)
+		if err := src.Start(); err != nil {
 			f.Stop()
-			return fmt.Errorf("subscribe %q: %w", t, err)
-		}
-		f.subs = append(f.subs, sub)
-	}
-	if err := f.cfg.Conn.FlushTimeout(subscribeTimeout); err != nil {
-		f.Stop()
-		return fmt.Errorf("subscribe: %w", err)
-	}
-	if f.cfg.Refusals != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
-		defer cancel()
-		for _, t := range spec.Triggers {
-			if r := f.cfg.Refusals.Subscribed(ctx, f.cfg.Conn, mark, t, queue); r != nil {
-				f.Stop()
-				return fmt.Errorf("%w: trigger %q: %v", ErrSubscribeRefused, t, r)
-			}
+			return err
 		}
 	}
 	return nil
 }
 
-// subscribeTimeout bounds confirming the triggers' subscriptions.
-const subscribeTimeout = 5 * time.Second
-
-// receive is the subscriptions' callback. After the last message that has
-// arrived it flushes the runner, so a burst travels to a worker in one
-// write.
-func (f *Function) receive(msg *nats.Msg) {
-	f.handle(msg)
-	// The message being handled still counts as pending.
-	if n, _, err := msg.Sub.Pending(); err != nil || n <= 1 {
-		f.runner.Flush()
-	}
-}
-
-// handle gives a message to the runner. It never blocks: a refused job is
-// answered with 429.
-func (f *Function) handle(msg *nats.Msg) {
-	reply := msg.Reply
-	if !MayReplyTo(reply) {
-		// Whoever chose this reply subject wants the function's
-		// connection to publish on $JS.API or the like for them.
-		f.log("warn", "reply subject "+strconv.Quote(truncate(reply, 64))+" refused: replies never go to $ subjects; the function runs without replying")
-		reply = ""
-	}
-	job := &pool.Job{Subject: msg.Subject, Reply: reply, Headers: msg.Header, Payload: msg.Data, Received: time.Now()}
-	if f.cfg.Track != nil && reply != "" {
-		job.Ref = f.cfg.Track.Begin(reply)
-	}
-	if !f.runner.Submit(job) {
-		f.cfg.Stats.Call(time.Since(job.Received), api.CodeTooMany)
-		f.replyError(reply, api.Errorf(api.CodeTooMany, "function is over its concurrency"))
-		f.untrack(job)
-	}
-}
+// submit hands a source's job to the runner; false means the runner
+// refused it (queue full) and the source answers for it.
+func (f *Function) submit(job *pool.Job) bool { return f.runner.Submit(job) }
 
 func (f *Function) untrack(job *pool.Job) {
 	if f.cfg.Track != nil && job.Reply != "" {
@@ -182,46 +133,19 @@ func (f *Function) untrack(job *pool.Job) {
 	}
 }
 
-// done answers a job: the reply body, or an error reply whose details go
-// to the function's log only.
+// done counts and logs a job's outcome, then lets its source finish it.
+// The details of a failure go to the function's log only.
 func (f *Function) done(job *pool.Job, res engine.Result) {
-	defer f.untrack(job)
 	if res.Err != nil {
 		f.cfg.Stats.Call(time.Since(job.Received), res.Err.Code)
 		f.log("error", "invocation on "+job.Subject+" failed: "+res.Err.Message+": "+res.Detail)
-		f.replyError(job.Reply, res.Err)
-		return
 	}
-	if job.Reply == "" {
+	if job.Finish != nil {
+		job.Finish.Finish(job, res)
+	} else if res.Err == nil {
 		f.cfg.Stats.Call(time.Since(job.Received), 0)
-		return
-	}
-	// NATS refuses to publish past max_payload; checked here so that the
-	// caller hears why instead of timing out. Counted before the reply
-	// goes out, so whoever has the reply finds the call counted.
-	maxPayload := f.cfg.Conn.MaxPayload()
-	err := errTooLarge
-	if maxPayload <= 0 || int64(len(res.Body)) <= maxPayload {
-		err = nil
-		f.cfg.Stats.Call(time.Since(job.Received), 0)
-	} else {
-		f.cfg.Stats.Call(time.Since(job.Received), api.CodeTooLarge)
-	}
-	if err == nil {
-		err = f.cfg.Conn.Publish(job.Reply, res.Body)
-	}
-	tooLarge := errors.Is(err, errTooLarge) || errors.Is(err, nats.ErrMaxPayload)
-	switch {
-	case tooLarge:
-		f.log("error", fmt.Sprintf("invocation on %s failed: its reply of %d bytes is larger than the server's max_payload (%d)",
-			job.Subject, len(res.Body), maxPayload))
-		f.replyError(job.Reply, api.Errorf(api.CodeTooLarge, "reply larger than the server's max_payload"))
-	case err != nil:
-		f.logger.Warn("reply failed", "err", err)
 	}
 }
-
-var errTooLarge = errors.New("reply too large")
 
 // MayReplyTo says whether a function may reply on subject. NATS's own
 // services ($JS.API, $KV, $O, $SYS, ...) and natsfn's ($NATSFN) all live on
@@ -245,15 +169,6 @@ func ErrorReply(reply string, e *api.Error) *nats.Msg {
 	msg.Header.Set(api.HeaderError, e.Message)
 	msg.Header.Set(api.HeaderErrorCode, strconv.Itoa(e.Code))
 	return msg
-}
-
-func (f *Function) replyError(reply string, e *api.Error) {
-	if reply == "" {
-		return
-	}
-	if err := f.cfg.Conn.PublishMsg(ErrorReply(reply, e)); err != nil {
-		f.logger.Warn("error reply failed", "err", err)
-	}
 }
 
 // log writes a line to the node's log and publishes it on the function's
@@ -305,46 +220,33 @@ func slogLevel(level string) slog.Level {
 	return slog.LevelInfo
 }
 
-// drainTimeout bounds how long Stop waits for a subscription to hand over
-// the messages it already received.
-const drainTimeout = 5 * time.Second
-
-// Retire stops taking messages: once it returns the server has dropped
-// the subscriptions, so a new version that subscribed before gets every
-// message from then on. Messages already received are still handled.
+// Retire stops taking messages: once it returns every source has stopped
+// taking new ones (the server has dropped the subscriptions, the consumer
+// pulls no more), so a new version that started before gets every message
+// from then on. Messages already taken are still handled.
 func (f *Function) Retire() {
 	f.retireOnce.Do(func() {
-		for _, s := range f.subs {
-			ch := s.StatusChanged(nats.SubscriptionClosed)
-			if s.Drain() == nil {
-				f.draining = append(f.draining, ch)
-			}
-		}
-		if len(f.subs) > 0 {
-			if err := f.cfg.Conn.FlushTimeout(drainTimeout); err != nil {
-				f.logger.Warn("unsubscribe not confirmed", "err", err)
-			}
+		for _, s := range f.sources {
+			s.Retire()
 		}
 	})
 }
 
-// Stop retires the function, waits until the subscriptions have handed
-// every message the server sent to the runner, then lets the runner answer
-// what is queued.
+// Stop retires the function, waits until every source has handed over
+// the messages it took, then lets the runner answer what is queued.
 func (f *Function) Stop() {
 	f.stopOnce.Do(func() {
 		f.Retire()
-		timeout := time.NewTimer(drainTimeout)
-		defer timeout.Stop()
-		for _, ch := range f.draining {
-			select {
-			case <-ch:
-			case <-timeout.C:
-				f.logger.Warn("subscription did not drain in time")
-			}
+		for _, s := range f.sources {
+			s.Stop()
 		}
 		if f.runner != nil {
 			f.runner.Close()
+		}
+		for _, s := range f.sources {
+			if w, ok := s.(interface{ Wait() }); ok {
+				w.Wait()
+			}
 		}
 		if n := f.logLimit.takeDropped(); n > 0 {
 			f.emit("warn", droppedNotice(n))

@@ -25,10 +25,20 @@ type Job struct {
 	// HeadersJSON, when set, is Headers encoded as JSON (engine.Invocation).
 	HeadersJSON []byte
 	Payload     []byte
+	// Meta is a consumer delivery's description (engine.Invocation).
+	Meta []byte
 	// Ref is the caller's own reference (the NATS message, a request id).
 	Ref any
+	// Finish, when set, is the trigger that finishes the job once it has
+	// run (a reply, an ack); the executor calls it.
+	Finish Finisher
 	// Received is when the message arrived, for the call's latency.
 	Received time.Time
+}
+
+// Finisher finishes a job the way its trigger does (executor.Source).
+type Finisher interface {
+	Finish(job *Job, res engine.Result)
 }
 
 // DoneFunc receives the result of a job on the goroutine that ran it.
@@ -265,7 +275,7 @@ func (p *Pool) run(iso *engine.Isolate, job *Job) (kept *engine.Isolate, started
 	if testHookInvoke != nil {
 		testHookInvoke(job)
 	}
-	res := iso.Invoke(ctx, &engine.Invocation{Subject: job.Subject, Reply: job.Reply, Headers: job.Headers, HeadersJSON: job.HeadersJSON, Payload: job.Payload})
+	res := iso.Invoke(ctx, &engine.Invocation{Subject: job.Subject, Reply: job.Reply, Headers: job.Headers, HeadersJSON: job.HeadersJSON, Payload: job.Payload, Meta: job.Meta})
 	ctx.end()
 	// A panic in Done must not answer the job twice.
 	answered = true

@@ -792,6 +792,9 @@ func (w *workerConn) dispatch(inc *incarnation, f *frame) {
 			c, _ := strconv.Atoi(code)
 			res = engine.Result{Err: &api.Error{Code: c, Message: f.str(1)}, Detail: f.str(2)}
 		}
+		if len(f.fields) > 4 {
+			res.Disposition = parseDisposition(f.field(4), f.field(5))
+		}
 		p.fn.cb.Done(p.job, res)
 	case frameLog:
 		if fn := w.function(f.id); fn != nil && fn.cb.Console != nil {
@@ -979,7 +982,11 @@ func (r *remoteRunner) Submit(job *pool.Job) bool {
 	}
 	// Queued only: the executor flushes once it has submitted every
 	// message that arrived together, so a burst shares one write.
-	if err := out.queue(frameInvoke, id, u64Field(fn.id), []byte(job.Subject), []byte(job.Reply), headers, job.Payload); err != nil {
+	fields := [][]byte{u64Field(fn.id), []byte(job.Subject), []byte(job.Reply), headers, job.Payload}
+	if job.Meta != nil {
+		fields = append(fields, job.Meta)
+	}
+	if err := out.queue(frameInvoke, id, fields...); err != nil {
 		w.mu.Lock()
 		_, still := w.jobs[id]
 		delete(w.jobs, id)

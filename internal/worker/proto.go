@@ -8,6 +8,9 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
+
+	"github.com/natsfn/natsfn/internal/engine"
 )
 
 // The node and a worker speak in frames over a socketpair:
@@ -24,7 +27,7 @@ const (
 	frameCheck      = 1 // id: request; fields: spec JSON, script
 	frameLoad       = 2 // id: request; fields: function id, info JSON, script
 	frameUnload     = 3 // id: request; fields: function id
-	frameInvoke     = 4 // id: job; fields: function id, subject, reply, headers JSON, payload
+	frameInvoke     = 4 // id: job; fields: function id, subject, reply, headers JSON, payload[, meta JSON of a consumer delivery]
 	frameHostResult = 5 // id: call; fields: status ("0" ok, "1" error), result JSON, body, has body ("1")
 	frameAttach     = 6 // id: 0; fields: connection name, user JWT, user seed (both empty on natsfn's own server). Use the inherited NATS socket and in-flight table
 	frameLimits     = 7 // id: 0; fields: host calls, host bytes (u64 each): what the node admits in flight at once
@@ -33,7 +36,7 @@ const (
 	frameCheckResult = 11 // id: request; fields: error ("" when fine)
 	frameLoadResult  = 12 // id: request; fields: error
 	frameUnloaded    = 13 // id: request
-	frameResult      = 14 // id: job; fields: code ("" on success), message, detail, body
+	frameResult      = 14 // id: job; fields: code ("" on success), message, detail, body[, disposition, term reason]
 	frameHost        = 15 // id: call; fields: function id, op, args, body, has body ("1"), deadline (unix ns)
 	frameLog         = 16 // id: function; fields: level, line
 	frameReady       = 17 // id: 0; sent once the worker has entered its sandbox
@@ -274,3 +277,24 @@ func (w *writer) close() {
 	w.idle.Broadcast()
 	w.mu.Unlock()
 }
+
+// dispositionFields encodes a consumer delivery's disposition for a
+// frameResult: the kind and the nak's delay in milliseconds, then the
+// term's reason.
+func dispositionFields(d engine.Disposition) [][]byte {
+	head := binary.LittleEndian.AppendUint64([]byte{byte(d.Kind)}, uint64(d.Delay.Milliseconds()))
+	return [][]byte{head, []byte(d.Reason)}
+}
+
+// parseDisposition reads what dispositionFields wrote. The worker's frames
+// are its tenant's to forge: an unknown kind is none, the delay is capped.
+func parseDisposition(head, reason []byte) engine.Disposition {
+	if len(head) != 9 || engine.DispositionKind(head[0]) > engine.DispositionTerm {
+		return engine.Disposition{}
+	}
+	ms := min(binary.LittleEndian.Uint64(head[1:]), uint64(maxNakDelay/time.Millisecond))
+	return engine.Disposition{Kind: engine.DispositionKind(head[0]), Delay: time.Duration(ms) * time.Millisecond, Reason: string(reason[:min(len(reason), 1024)])}
+}
+
+// maxNakDelay bounds the delay a worker may ask a nak for.
+const maxNakDelay = 24 * time.Hour

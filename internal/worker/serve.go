@@ -168,7 +168,7 @@ func (wf *workerFunction) serve() error {
 		return nil
 	}
 	f := executor.NewFunction(wf.direct)
-	if err := f.Serve(poolRunner{wf.pool}); err != nil {
+	if err := f.ServeSubjects(poolRunner{wf.pool}); err != nil {
 		return err
 	}
 	wf.served = append(wf.served, f)
@@ -294,8 +294,17 @@ func (s *server) load(f *frame) {
 	cfg.QueueLength, cfg.IdleTimeout, cfg.Done, cfg.Budget = s.opts.QueueLength, s.opts.IdleTimeout, s.done, s.budget
 	if s.nc != nil {
 		wf.direct = executor.FunctionConfig{Conn: s.nc, Info: info, Logger: s.opts.Logger, Log: console, Track: s.inFlight, Stats: &wf.stats}
-		// Any Function with this configuration answers the pool's jobs.
-		cfg.Done = executor.NewFunction(wf.direct).Callbacks().Done
+		// Any Function with this configuration answers the jobs it took
+		// from NATS (their trigger finishes them); the node's relayed
+		// jobs (consumer deliveries) go back to the node.
+		direct := executor.NewFunction(wf.direct).Callbacks().Done
+		cfg.Done = func(job *pool.Job, res engine.Result) {
+			if job.Finish == nil {
+				s.done(job, res)
+				return
+			}
+			direct(job, res)
+		}
 	}
 	wf.pool = pool.New(cfg)
 	if err := s.adopt(wf); err != nil {
@@ -414,7 +423,7 @@ func (s *server) invoke(f *frame) {
 	s.mu.Unlock()
 	// The node sent the headers as JSON, which is what the engine wants:
 	// they pass through without being decoded here.
-	job := &pool.Job{Subject: f.str(1), Reply: f.str(2), Payload: f.field(4), Ref: f.id}
+	job := &pool.Job{Subject: f.str(1), Reply: f.str(2), Payload: f.field(4), Meta: f.field(5), Ref: f.id}
 	if h := f.field(3); len(h) > 0 {
 		job.HeadersJSON = h
 	}
@@ -430,8 +439,16 @@ func (s *server) invoke(f *frame) {
 // isolate can reuse its memory.
 func (s *server) done(job *pool.Job, res engine.Result) {
 	id := job.Ref.(uint64)
+	var disp [][]byte
+	if res.Disposition.Kind != engine.DispositionNone {
+		disp = dispositionFields(res.Disposition)
+	}
 	if res.Err != nil {
-		s.out.send(frameResult, id, []byte(strconv.Itoa(res.Err.Code)), []byte(res.Err.Message), []byte(res.Detail), nil)
+		s.out.send(frameResult, id, append([][]byte{[]byte(strconv.Itoa(res.Err.Code)), []byte(res.Err.Message), []byte(res.Detail), nil}, disp...)...)
+		return
+	}
+	if disp != nil {
+		s.out.send(frameResult, id, append([][]byte{nil, nil, nil, res.Body}, disp...)...)
 		return
 	}
 	s.out.send(frameResult, id, nil, nil, nil, res.Body)
