@@ -29,7 +29,7 @@ type consumerSource struct {
 	f     *Function
 	c     trigger.Consumer
 	js    jetstream.JetStream
-	slots chan struct{} // one per message running on this node
+	slots chan struct{} // one per message this node runs or queues
 	quit  chan struct{}
 	iter  jetstream.MessagesContext
 	loop  sync.WaitGroup // the loop goroutine
@@ -45,7 +45,7 @@ func newConsumerSource(f *Function, kind string) Source {
 	}
 	for _, c := range trigger.Consumers(spec, concurrency) {
 		if c.Kind == kind {
-			return &consumerSource{f: f, c: c, slots: make(chan struct{}, concurrency), quit: make(chan struct{})}
+			return &consumerSource{f: f, c: c, slots: make(chan struct{}, trigger.InFlightPerIsolate*concurrency), quit: make(chan struct{})}
 		}
 	}
 	return nil

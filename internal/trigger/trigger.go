@@ -34,16 +34,21 @@ type Consumer struct {
 	DeadLetter bool
 }
 
-// ackWaitMargin is added to a function's timeout for the consumers' ack
-// wait: a message waits at most one timeout in a node's buffer behind a
-// running one (the buffer holds as many as run at once), then runs for at
-// most one more, and must not be redelivered meanwhile.
+// InFlightPerIsolate is how many messages a node takes per isolate of
+// the function: the pool runs concurrency at once and queues the rest, so
+// the next message is there when an isolate is free.
+const InFlightPerIsolate = 4
+
+// ackWaitMargin is added to the consumers' ack wait. A message waits in a
+// node's pull buffer and the pool's queue behind at most
+// 2*InFlightPerIsolate messages per isolate, each running at most one
+// timeout, and must not be redelivered meanwhile.
 const ackWaitMargin = 30 * time.Second
 
 // Consumers are the durable consumers spec's triggers use, with
 // concurrency the messages each node runs at once.
 func Consumers(spec api.FunctionSpec, concurrency int) []Consumer {
-	ackWait := 2*spec.EffectiveTimeout() + ackWaitMargin
+	ackWait := time.Duration(2*InFlightPerIsolate)*spec.EffectiveTimeout() + ackWaitMargin
 	var out []Consumer
 	if t := spec.Stream; t != nil {
 		c := Consumer{Kind: "stream", Stream: t.Stream, MaxDeliver: t.EffectiveMaxDeliver(), Backoff: t.BackoffFor, DeadLetter: true}
@@ -97,7 +102,7 @@ func Consumers(spec api.FunctionSpec, concurrency int) []Consumer {
 }
 
 // maxAckPending lets every node of a cluster run and buffer its share.
-func maxAckPending(concurrency int) int { return max(1000, 64*concurrency) }
+func maxAckPending(concurrency int) int { return max(1000, 16*InFlightPerIsolate*concurrency) }
 
 // WatchedBucket is the KV bucket a watch trigger follows: the one named,
 // else the function's own.
