@@ -53,7 +53,17 @@ func (e *env) printInfo(info *api.FunctionInfo) {
 	}
 	row("name", s.Name)
 	row("namespace", s.Namespace)
+	row("trigger kinds", strings.Join(s.TriggerKinds(), ", "))
 	row("triggers", strings.Join(s.Triggers, ", "))
+	if t := s.Stream; t != nil {
+		row("stream", fmt.Sprintf("%s %s (max deliver %d, backoff %v)", t.Stream, t.Filter, t.EffectiveMaxDeliver(), t.Backoff))
+	}
+	if t := s.Schedule; t != nil {
+		row("schedule", strings.TrimSpace(t.Cron+" "+t.TimeZone))
+	}
+	if t := s.Watch; t != nil {
+		row("watch", strings.TrimSpace(t.Bucket+" "+t.Keys))
+	}
 	row("source", s.Source)
 	row("revision", fmt.Sprint(info.Revision))
 	row("deployed", timestamp(info.DeployedAt))
