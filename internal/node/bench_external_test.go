@@ -54,6 +54,14 @@ func BenchmarkWarmEchoExternal(b *testing.B) {
 	}
 	requireWorkerConn(b, sys, "a")
 
+	benchEchoPair(b, requester, payload)
+	// Still direct at the end: the numbers are the direct path's.
+	requireWorkerConn(b, sys, "a")
+}
+
+// benchEchoPair measures the plain Go responder (bench.go) and the
+// function (bench.js) one after the other, 1 and then 32 calls in flight.
+func benchEchoPair(b *testing.B, requester *nats.Conn, payload []byte) {
 	for _, inFlight := range []int{1, 32} {
 		for _, target := range []string{"go", "js"} {
 			b.Run(target+"/inflight="+strconv.Itoa(inFlight), func(b *testing.B) {
@@ -69,8 +77,6 @@ func BenchmarkWarmEchoExternal(b *testing.B) {
 			})
 		}
 	}
-	// Still direct at the end: the numbers are the direct path's.
-	requireWorkerConn(b, sys, "a")
 }
 
 // requireWorkerConn fails unless the namespace's worker has a connection of

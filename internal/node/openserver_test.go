@@ -1,8 +1,6 @@
 package node
 
 import (
-	"context"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,19 +86,5 @@ func BenchmarkWarmEchoOpenServer(b *testing.B) {
 		b.Fatalf("echo replied %q %v", m.Data, m.Header)
 	}
 	b.Logf("worker on a connection of its own: %v", openWorkerConn(b, s, api.DefaultNamespace))
-	for _, inFlight := range []int{1, 32} {
-		for _, target := range []string{"go", "js"} {
-			b.Run(target+"/inflight="+strconv.Itoa(inFlight), func(b *testing.B) {
-				r, err := bench.Run(context.Background(), requester, bench.Options{
-					Subject: "bench." + target, Payload: payload, Requests: max(b.N, inFlight), InFlight: inFlight,
-				})
-				if err != nil || r.Errors > 0 {
-					b.Fatalf("%v %v", err, r.FirstError)
-				}
-				b.ReportMetric(float64(r.P50.Microseconds()), "p50-µs")
-				b.ReportMetric(float64(r.P99.Microseconds()), "p99-µs")
-				b.ReportMetric(r.Throughput, "req/s")
-			})
-		}
-	}
+	benchEchoPair(b, requester, payload)
 }
