@@ -138,6 +138,7 @@ func TestResponder(t *testing.T) {
 	}
 	r.Close()
 	r.Close()
+	nc.Flush() // the server has the unsubscribe
 	if _, err := client.Request("$SRV.PING", nil, 10*time.Second); !errors.Is(err, nats.ErrNoResponders) {
 		t.Errorf("after Close: %v", err)
 	}
