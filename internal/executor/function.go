@@ -170,8 +170,9 @@ func (f *Function) handle(msg *nats.Msg) {
 		job.Ref = f.cfg.Track.Begin(reply)
 	}
 	if !f.runner.Submit(job) {
-		f.cfg.Stats.Call(time.Since(job.Received), api.CodeTooMany)
-		f.replyError(reply, api.Errorf(api.CodeTooMany, "function is over its concurrency"))
+		e := api.Errorf(api.CodeTooMany, "function is over its concurrency")
+		f.cfg.Stats.CallFailed(time.Since(job.Received), e.Code, e.Message)
+		f.replyError(reply, e)
 		f.untrack(job)
 	}
 }
@@ -187,7 +188,7 @@ func (f *Function) untrack(job *pool.Job) {
 func (f *Function) done(job *pool.Job, res engine.Result) {
 	defer f.untrack(job)
 	if res.Err != nil {
-		f.cfg.Stats.Call(time.Since(job.Received), res.Err.Code)
+		f.cfg.Stats.CallFailed(time.Since(job.Received), res.Err.Code, res.Err.Message)
 		f.log("error", "invocation on "+job.Subject+" failed: "+res.Err.Message+": "+res.Detail)
 		f.replyError(job.Reply, res.Err)
 		return
@@ -205,7 +206,7 @@ func (f *Function) done(job *pool.Job, res engine.Result) {
 		err = nil
 		f.cfg.Stats.Call(time.Since(job.Received), 0)
 	} else {
-		f.cfg.Stats.Call(time.Since(job.Received), api.CodeTooLarge)
+		f.cfg.Stats.CallFailed(time.Since(job.Received), api.CodeTooLarge, errReplyTooLarge)
 	}
 	if err == nil {
 		err = f.cfg.Conn.Publish(job.Reply, res.Body)
@@ -215,13 +216,15 @@ func (f *Function) done(job *pool.Job, res engine.Result) {
 	case tooLarge:
 		f.log("error", fmt.Sprintf("invocation on %s failed: its reply of %d bytes is larger than the server's max_payload (%d)",
 			job.Subject, len(res.Body), maxPayload))
-		f.replyError(job.Reply, api.Errorf(api.CodeTooLarge, "reply larger than the server's max_payload"))
+		f.replyError(job.Reply, api.Errorf(api.CodeTooLarge, errReplyTooLarge))
 	case err != nil:
 		f.logger.Warn("reply failed", "err", err)
 	}
 }
 
 var errTooLarge = errors.New("reply too large")
+
+const errReplyTooLarge = "reply larger than the server's max_payload"
 
 // MayReplyTo says whether a function may reply on subject. NATS's own
 // services ($JS.API, $KV, $O, $SYS, ...) and natsfn's ($NATSFN) all live on
