@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"os"
@@ -248,6 +249,9 @@ func BenchmarkKV(b *testing.B) {
 					}
 				}
 			})
+			b.Run("go-own-"+sandbox+"/"+op, func(b *testing.B) {
+				kvClient(b, n, "plain_go_bench", op)
+			})
 			b.Run("js-"+sandbox+"/"+op, func(b *testing.B) {
 				msg, err := nc.Request("kvbench", []byte(op+" "+strconv.Itoa(b.N)), time.Minute)
 				if err != nil || msg.Header.Get("Nats-Service-Error") != "" {
@@ -256,6 +260,50 @@ func BenchmarkKV(b *testing.B) {
 			})
 		}
 	}
+}
+
+// kvClient times b.N calls of op from a plain Go client in a process of its
+// own (the test binary again), connected as the default namespace's owner.
+func kvClient(b *testing.B, n *Node, bucket, op string) {
+	b.StopTimer()
+	cmd, err := responderCommand(n.ClientURL(), "", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		creds, err := n.DevCreds(ctx, api.DefaultNamespace)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd.Env = append(cmd.Env, envResponderJWT+"="+creds.JWT, envResponderSeed+"="+string(creds.Seed))
+	}
+	cmd.Env = append(cmd.Env, envKVClientOp+"="+op, envKVClientN+"="+strconv.Itoa(b.N), envKVClientBucket+"="+bucket)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "ready" {
+		b.Fatalf("kv client did not start: %q %v", lines.Text(), lines.Err())
+	}
+	b.StartTimer()
+	stdin.Write([]byte("go\n"))
+	if !lines.Scan() || lines.Text() != "done" {
+		b.Fatalf("kv client failed: %q %v", lines.Text(), lines.Err())
+	}
+	b.StopTimer()
 }
 
 // BenchmarkDeployToFirstReply measures a deploy of a new function through
