@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"os"
+	"os/exec"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -101,6 +102,12 @@ func startResponder(b *testing.B, n *Node, namespace, subject string) *bench.Res
 	if err != nil {
 		b.Fatal(err)
 	}
+	return startResponderCmd(b, cmd, subject)
+}
+
+// startResponderCmd starts cmd (from responderCommand) as the plain Go
+// responder on subject, stopped when b ends.
+func startResponderCmd(b *testing.B, cmd *exec.Cmd, subject string) *bench.ResponderProcess {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p, err := bench.StartResponder(ctx, cmd, subject)

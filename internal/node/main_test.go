@@ -40,6 +40,8 @@ const (
 	envResponderURL  = "NATSFN_TEST_RESPONDER_URL"
 	envResponderJWT  = "NATSFN_TEST_RESPONDER_JWT"
 	envResponderSeed = "NATSFN_TEST_RESPONDER_SEED"
+	// or a credentials file
+	envResponderCreds = "NATSFN_TEST_RESPONDER_CREDS"
 )
 
 // responderConn connects as the environment says (the responder and the
@@ -48,6 +50,9 @@ func responderConn() (*nats.Conn, error) {
 	var opts []nats.Option
 	if jwt := os.Getenv(envResponderJWT); jwt != "" {
 		opts = append(opts, nats.UserJWTAndSeed(jwt, os.Getenv(envResponderSeed)))
+	}
+	if path := os.Getenv(envResponderCreds); path != "" {
+		opts = append(opts, nats.UserCredentials(path))
 	}
 	return nats.Connect(os.Getenv(envResponderURL), opts...)
 }
