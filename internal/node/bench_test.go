@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -408,5 +409,51 @@ func BenchmarkManyFunctions(b *testing.B) {
 		}
 		b.ReportMetric(float64(total)/(1<<20), "rss-MiB")
 		b.ReportMetric(count/deployed.Seconds(), "deploys/s")
+	}
+}
+
+// BenchmarkKVLockedThread is the plain Go kv.get from a goroutine free to
+// move between threads and from one locked to its thread, as an isolate's
+// goroutine is while JavaScript waits on a host call (it is inside a cgo
+// callback): each wait hands the P to another thread and back, which is
+// most of what a host call from JavaScript costs over the Go call
+// (docs/performance.md).
+//
+//	go test -run - -bench KVLockedThread -benchtime 10000x ./internal/node/
+func BenchmarkKVLockedThread(b *testing.B) {
+	n := startNode(b, Config{Sandbox: "none"})
+	_, nc := newClient(b, n)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "locked_thread_bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "k", make([]byte, 128)); err != nil {
+		b.Fatal(err)
+	}
+	for _, locked := range []bool{false, true} {
+		b.Run(map[bool]string{false: "free", true: "locked"}[locked], func(b *testing.B) {
+			errs := make(chan error, 1)
+			go func() {
+				if locked {
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+				}
+				for range b.N {
+					if _, err := kv.Get(ctx, "k"); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		})
 	}
 }
