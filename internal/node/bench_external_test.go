@@ -19,7 +19,9 @@ import (
 // "a" is an account of the operator's, and the worker takes its calls
 // directly, as the worker user natsfn minted in that account. The plain Go
 // responder and the requester are users of the same account, so both
-// targets are measured on the same server, in the same run.
+// targets are measured on the same server, in the same run; the responder
+// runs in a process of its own, as the worker does (the server runs in
+// this one).
 //
 //	go test -run - -bench WarmEchoExternal ./internal/node/
 func BenchmarkWarmEchoExternal(b *testing.B) {
@@ -44,9 +46,12 @@ func BenchmarkWarmEchoExternal(b *testing.B) {
 		b.Cleanup(conn.Close)
 		return conn
 	}
-	if _, err := bench.Responder(connect("responder"), "bench.go"); err != nil {
+	cmd, err := responderCommand(sys.url, "", "")
+	if err != nil {
 		b.Fatal(err)
 	}
+	cmd.Env = append(cmd.Env, envResponderCreds+"="+sys.creds["a"])
+	startResponderCmd(b, cmd, "bench.go")
 	requester := connect("requester")
 	payload := []byte(strings.Repeat("x", 65))
 	if m := invoke(b, requester, "bench.js", payload); string(m.Data) != string(payload) {

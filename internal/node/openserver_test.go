@@ -61,7 +61,8 @@ func TestOpenServerWorkerDirect(t *testing.T) {
 // BenchmarkWarmEchoOpenServer is BenchmarkWarmEcho on an external
 // nats-server without authentication, where the worker takes its calls
 // directly (it used to be relayed by the node). The Go responder and the
-// requester are clients of the same server.
+// requester are clients of the same server; the responder runs in a
+// process of its own, as the worker does.
 //
 //	go test -run - -bench WarmEchoOpenServer -benchtime 20000x -count 3 ./internal/node/
 func BenchmarkWarmEchoOpenServer(b *testing.B) {
@@ -77,9 +78,11 @@ func BenchmarkWarmEchoOpenServer(b *testing.B) {
 		b.Cleanup(conn.Close)
 		return conn
 	}
-	if _, err := bench.Responder(connect("responder"), "bench.go"); err != nil {
+	cmd, err := responderCommand(s.ClientURL(), "", "")
+	if err != nil {
 		b.Fatal(err)
 	}
+	startResponderCmd(b, cmd, "bench.go")
 	requester := connect("requester")
 	payload := []byte(strings.Repeat("x", 65))
 	if m := invoke(b, requester, "bench.js", payload); string(m.Data) != string(payload) {
