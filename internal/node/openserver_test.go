@@ -9,7 +9,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/api"
-	"github.com/natsfn/natsfn/internal/bench"
 	"github.com/natsfn/natsfn/internal/testenv"
 )
 
