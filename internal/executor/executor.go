@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/api"
+	"github.com/natsfn/natsfn/internal/microsvc"
 	"github.com/natsfn/natsfn/internal/natsperm"
 	"github.com/natsfn/natsfn/internal/pool"
 	"github.com/natsfn/natsfn/internal/stats"
@@ -97,6 +98,7 @@ type Executor struct {
 	loads     sync.WaitGroup // Loads in progress
 	stopping  sync.WaitGroup // versions replaced, stopping
 	logs      *logSink
+	services  announcer
 }
 
 // loading is a Load in progress.
@@ -121,7 +123,7 @@ func New(cfg Config) *Executor {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Executor{cfg: cfg, functions: map[string]*Function{}, loading: map[*loading]struct{}{},
-		logs: newLogSink(cfg.Logger)}
+		logs: newLogSink(cfg.Logger), services: announcer{node: cfg.Node, log: cfg.Logger, byConn: map[*nats.Conn]*microsvc.Responder{}}}
 }
 
 // LogLinesLost is how many function log lines the log stream did not store
@@ -165,6 +167,7 @@ func (e *Executor) Load(ctx context.Context, info api.FunctionInfo, script []byt
 	default:
 		f.seq = l.seq
 		e.functions[l.key] = f
+		e.services.set(f, old)
 		if old != nil {
 			e.stopping.Add(1)
 		}
@@ -204,6 +207,9 @@ func (e *Executor) Unload(namespace, name string) {
 	e.abandon(func(l *loading) bool { return l.key == key })
 	f := e.functions[key]
 	delete(e.functions, key)
+	if f != nil {
+		e.services.remove(f)
+	}
 	e.mu.Unlock()
 	if f != nil {
 		f.Stop()
@@ -269,6 +275,7 @@ func (e *Executor) UnloadNamespace(namespace string) {
 		if f.cfg.Info.Spec.Namespace == namespace {
 			fs = append(fs, f)
 			delete(e.functions, key)
+			e.services.remove(f)
 		}
 	}
 	e.mu.Unlock()
@@ -285,6 +292,7 @@ func (e *Executor) Close() {
 	e.abandon(func(*loading) bool { return true })
 	fs := e.functions
 	e.functions = map[string]*Function{}
+	e.services.close()
 	e.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, f := range fs {

@@ -137,7 +137,7 @@ func (f *Function) untrack(job *pool.Job) {
 // The details of a failure go to the function's log only.
 func (f *Function) done(job *pool.Job, res engine.Result) {
 	if res.Err != nil {
-		f.cfg.Stats.Call(time.Since(job.Received), res.Err.Code)
+		f.cfg.Stats.CallFailed(time.Since(job.Received), res.Err.Code, res.Err.Message)
 		f.log("error", "invocation on "+job.Subject+" failed: "+res.Err.Message+": "+res.Detail)
 	}
 	if job.Finish != nil {

@@ -107,8 +107,9 @@ func (s *subjectSource) handle(msg *nats.Msg) {
 		job.Ref = f.cfg.Track.Begin(reply)
 	}
 	if !f.submit(job) {
-		f.cfg.Stats.Call(time.Since(job.Received), api.CodeTooMany)
-		s.replyError(reply, api.Errorf(api.CodeTooMany, "function is over its concurrency"))
+		e := api.Errorf(api.CodeTooMany, "function is over its concurrency")
+		f.cfg.Stats.CallFailed(time.Since(job.Received), e.Code, e.Message)
+		s.replyError(reply, e)
 		f.untrack(job)
 	}
 }
@@ -135,7 +136,7 @@ func (s *subjectSource) Finish(job *pool.Job, res engine.Result) {
 		err = nil
 		f.cfg.Stats.Call(time.Since(job.Received), 0)
 	} else {
-		f.cfg.Stats.Call(time.Since(job.Received), api.CodeTooLarge)
+		f.cfg.Stats.CallFailed(time.Since(job.Received), api.CodeTooLarge, errReplyTooLarge)
 	}
 	if err == nil {
 		err = f.cfg.Conn.Publish(job.Reply, res.Body)
@@ -145,13 +146,15 @@ func (s *subjectSource) Finish(job *pool.Job, res engine.Result) {
 	case tooLarge:
 		f.log("error", fmt.Sprintf("invocation on %s failed: its reply of %d bytes is larger than the server's max_payload (%d)",
 			job.Subject, len(res.Body), maxPayload))
-		s.replyError(job.Reply, api.Errorf(api.CodeTooLarge, "reply larger than the server's max_payload"))
+		s.replyError(job.Reply, api.Errorf(api.CodeTooLarge, errReplyTooLarge))
 	case err != nil:
 		f.logger.Warn("reply failed", "err", err)
 	}
 }
 
 var errTooLarge = errors.New("reply too large")
+
+const errReplyTooLarge = "reply larger than the server's max_payload"
 
 func (s *subjectSource) replyError(reply string, e *api.Error) {
 	if reply == "" {

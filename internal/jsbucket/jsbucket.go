@@ -29,6 +29,7 @@ type Result struct {
 	// Short is set when the bucket has fewer replicas than asked: the
 	// cluster could not place more (a server down, or fewer servers than
 	// asked); ShortErr says why. The bucket works; a later open raises it.
+	// A single server is never short: one copy is all it keeps.
 	Short    bool
 	ShortErr error
 }
@@ -83,7 +84,10 @@ func create(replicas int, try func(replicas int) error) (Result, error) {
 	for r := replicas; r >= 1; r-- {
 		err := try(r)
 		if err == nil {
-			return Result{Replicas: r, Created: true, Short: r < replicas, ShortErr: short}, nil
+			// A single server keeps one copy of everything: nothing is
+			// short of what it can give.
+			isShort := r < replicas && !NotClustered(short)
+			return Result{Replicas: r, Created: true, Short: isShort, ShortErr: short}, nil
 		}
 		if !CannotPlace(err) {
 			return Result{}, err
@@ -111,7 +115,7 @@ func raise(have, want int, update func(replicas int) error) (Result, error) {
 	if err2 := update(have); err2 != nil {
 		return Result{}, err2
 	}
-	return Result{Replicas: have, Short: true, ShortErr: err}, nil
+	return Result{Replicas: have, Short: !NotClustered(err), ShortErr: err}, nil
 }
 
 // orDefault maps a zero limit to what JetStream stores for it.

@@ -19,7 +19,9 @@ import (
 // "a" is an account of the operator's, and the worker takes its calls
 // directly, as the worker user natsfn minted in that account. The plain Go
 // responder and the requester are users of the same account, so both
-// targets are measured on the same server, in the same run.
+// targets are measured on the same server, in the same run; the responder
+// runs in a process of its own, as the worker does (the server runs in
+// this one).
 //
 //	go test -run - -bench WarmEchoExternal ./internal/node/
 func BenchmarkWarmEchoExternal(b *testing.B) {
@@ -44,9 +46,12 @@ func BenchmarkWarmEchoExternal(b *testing.B) {
 		b.Cleanup(conn.Close)
 		return conn
 	}
-	if _, err := bench.Responder(connect("responder"), "bench.go"); err != nil {
+	cmd, err := responderCommand(sys.url, "", "")
+	if err != nil {
 		b.Fatal(err)
 	}
+	cmd.Env = append(cmd.Env, envResponderCreds+"="+sys.creds["a"])
+	startResponderCmd(b, cmd, "bench.go")
 	requester := connect("requester")
 	payload := []byte(strings.Repeat("x", 65))
 	if m := invoke(b, requester, "bench.js", payload); string(m.Data) != string(payload) {
@@ -54,6 +59,14 @@ func BenchmarkWarmEchoExternal(b *testing.B) {
 	}
 	requireWorkerConn(b, sys, "a")
 
+	benchEchoPair(b, requester, payload)
+	// Still direct at the end: the numbers are the direct path's.
+	requireWorkerConn(b, sys, "a")
+}
+
+// benchEchoPair measures the plain Go responder (bench.go) and the
+// function (bench.js) one after the other, 1 and then 32 calls in flight.
+func benchEchoPair(b *testing.B, requester *nats.Conn, payload []byte) {
 	for _, inFlight := range []int{1, 32} {
 		for _, target := range []string{"go", "js"} {
 			b.Run(target+"/inflight="+strconv.Itoa(inFlight), func(b *testing.B) {
@@ -69,8 +82,6 @@ func BenchmarkWarmEchoExternal(b *testing.B) {
 			})
 		}
 	}
-	// Still direct at the end: the numbers are the direct path's.
-	requireWorkerConn(b, sys, "a")
 }
 
 // requireWorkerConn fails unless the namespace's worker has a connection of

@@ -1,9 +1,12 @@
 package node
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"os"
+	"os/exec"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -100,6 +103,12 @@ func startResponder(b *testing.B, n *Node, namespace, subject string) *bench.Res
 	if err != nil {
 		b.Fatal(err)
 	}
+	return startResponderCmd(b, cmd, subject)
+}
+
+// startResponderCmd starts cmd (from responderCommand) as the plain Go
+// responder on subject, stopped when b ends.
+func startResponderCmd(b *testing.B, cmd *exec.Cmd, subject string) *bench.ResponderProcess {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p, err := bench.StartResponder(ctx, cmd, subject)
@@ -248,6 +257,9 @@ func BenchmarkKV(b *testing.B) {
 					}
 				}
 			})
+			b.Run("go-own-"+sandbox+"/"+op, func(b *testing.B) {
+				kvClient(b, n, "plain_go_bench", op)
+			})
 			b.Run("js-"+sandbox+"/"+op, func(b *testing.B) {
 				msg, err := nc.Request("kvbench", []byte(op+" "+strconv.Itoa(b.N)), time.Minute)
 				if err != nil || msg.Header.Get("Nats-Service-Error") != "" {
@@ -256,6 +268,50 @@ func BenchmarkKV(b *testing.B) {
 			})
 		}
 	}
+}
+
+// kvClient times b.N calls of op from a plain Go client in a process of its
+// own (the test binary again), connected as the default namespace's owner.
+func kvClient(b *testing.B, n *Node, bucket, op string) {
+	b.StopTimer()
+	cmd, err := responderCommand(n.ClientURL(), "", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		creds, err := n.DevCreds(ctx, api.DefaultNamespace)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd.Env = append(cmd.Env, envResponderJWT+"="+creds.JWT, envResponderSeed+"="+string(creds.Seed))
+	}
+	cmd.Env = append(cmd.Env, envKVClientOp+"="+op, envKVClientN+"="+strconv.Itoa(b.N), envKVClientBucket+"="+bucket)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "ready" {
+		b.Fatalf("kv client did not start: %q %v", lines.Text(), lines.Err())
+	}
+	b.StartTimer()
+	stdin.Write([]byte("go\n"))
+	if !lines.Scan() || lines.Text() != "done" {
+		b.Fatalf("kv client failed: %q %v", lines.Text(), lines.Err())
+	}
+	b.StopTimer()
 }
 
 // BenchmarkDeployToFirstReply measures a deploy of a new function through
@@ -353,5 +409,51 @@ func BenchmarkManyFunctions(b *testing.B) {
 		}
 		b.ReportMetric(float64(total)/(1<<20), "rss-MiB")
 		b.ReportMetric(count/deployed.Seconds(), "deploys/s")
+	}
+}
+
+// BenchmarkKVLockedThread is the plain Go kv.get from a goroutine free to
+// move between threads and from one locked to its thread, as an isolate's
+// goroutine is while JavaScript waits on a host call (it is inside a cgo
+// callback): each wait hands the P to another thread and back, which is
+// most of what a host call from JavaScript costs over the Go call
+// (docs/performance.md).
+//
+//	go test -run - -bench KVLockedThread -benchtime 10000x ./internal/node/
+func BenchmarkKVLockedThread(b *testing.B) {
+	n := startNode(b, Config{Sandbox: "none"})
+	_, nc := newClient(b, n)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "locked_thread_bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "k", make([]byte, 128)); err != nil {
+		b.Fatal(err)
+	}
+	for _, locked := range []bool{false, true} {
+		b.Run(map[bool]string{false: "free", true: "locked"}[locked], func(b *testing.B) {
+			errs := make(chan error, 1)
+			go func() {
+				if locked {
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+				}
+				for range b.N {
+					if _, err := kv.Get(ctx, "k"); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		})
 	}
 }

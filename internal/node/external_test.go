@@ -28,6 +28,7 @@ type operatorSystem struct {
 	nodeCreds string            // a user of natsfn's account
 	accounts  map[string]string // namespace → account public key
 	signing   map[string][]byte // namespace → signing key seed
+	creds     map[string]string // namespace → its owner's credentials file, once adopted
 }
 
 func startOperatorSystem(t testing.TB, namespaces ...string) *operatorSystem {
@@ -70,7 +71,7 @@ func startOperatorSystem(t testing.TB, namespaces ...string) *operatorSystem {
 	_, sysPub := account("SYS", false, nil)
 	natsfnKey, _ := account("NATSFN", true, nil)
 
-	sys := &operatorSystem{accounts: map[string]string{}, signing: map[string][]byte{}}
+	sys := &operatorSystem{accounts: map[string]string{}, signing: map[string][]byte{}, creds: map[string]string{}}
 	for _, ns := range namespaces {
 		sk, err := nkeys.CreateAccount()
 		must(err)
@@ -126,6 +127,7 @@ func (sys *operatorSystem) adopt(t testing.TB, n *Node, namespace string) (*clie
 	}
 	path := filepath.Join(t.TempDir(), namespace+".creds")
 	os.WriteFile(path, []byte(creds.Creds), 0o600)
+	sys.creds[namespace] = path
 	nc, err := nats.Connect(sys.url, nats.UserCredentials(path), nats.Name(t.Name()+"-"+namespace))
 	if err != nil {
 		t.Fatalf("connect as %s: %v", namespace, err)

@@ -1,8 +1,6 @@
 package node
 
 import (
-	"context"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +9,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsfn/natsfn/api"
-	"github.com/natsfn/natsfn/internal/bench"
 	"github.com/natsfn/natsfn/internal/testenv"
 )
 
@@ -63,7 +60,8 @@ func TestOpenServerWorkerDirect(t *testing.T) {
 // BenchmarkWarmEchoOpenServer is BenchmarkWarmEcho on an external
 // nats-server without authentication, where the worker takes its calls
 // directly (it used to be relayed by the node). The Go responder and the
-// requester are clients of the same server.
+// requester are clients of the same server; the responder runs in a
+// process of its own, as the worker does.
 //
 //	go test -run - -bench WarmEchoOpenServer -benchtime 20000x -count 3 ./internal/node/
 func BenchmarkWarmEchoOpenServer(b *testing.B) {
@@ -79,28 +77,16 @@ func BenchmarkWarmEchoOpenServer(b *testing.B) {
 		b.Cleanup(conn.Close)
 		return conn
 	}
-	if _, err := bench.Responder(connect("responder"), "bench.go"); err != nil {
+	cmd, err := responderCommand(s.ClientURL(), "", "")
+	if err != nil {
 		b.Fatal(err)
 	}
+	startResponderCmd(b, cmd, "bench.go")
 	requester := connect("requester")
 	payload := []byte(strings.Repeat("x", 65))
 	if m := invoke(b, requester, "bench.js", payload); string(m.Data) != string(payload) {
 		b.Fatalf("echo replied %q %v", m.Data, m.Header)
 	}
 	b.Logf("worker on a connection of its own: %v", openWorkerConn(b, s, api.DefaultNamespace))
-	for _, inFlight := range []int{1, 32} {
-		for _, target := range []string{"go", "js"} {
-			b.Run(target+"/inflight="+strconv.Itoa(inFlight), func(b *testing.B) {
-				r, err := bench.Run(context.Background(), requester, bench.Options{
-					Subject: "bench." + target, Payload: payload, Requests: max(b.N, inFlight), InFlight: inFlight,
-				})
-				if err != nil || r.Errors > 0 {
-					b.Fatalf("%v %v", err, r.FirstError)
-				}
-				b.ReportMetric(float64(r.P50.Microseconds()), "p50-µs")
-				b.ReportMetric(float64(r.P99.Microseconds()), "p99-µs")
-				b.ReportMetric(r.Throughput, "req/s")
-			})
-		}
-	}
+	benchEchoPair(b, requester, payload)
 }

@@ -19,6 +19,11 @@ const DefaultMaxFunctions = 100
 // that a tenant deploying thousands of functions adds at most
 // maxFunctions+1 series. A function keeps its series for the life of the
 // registry, also once removed, so counters never go back.
+//
+// Every function also has exact counters of its own (what `nats micro
+// stats` shows): a function past the cap gets counters that count into
+// Other as well, kept, like the series, for the life of the registry (a
+// few hundred bytes per function name ever served).
 type Registry struct {
 	maxFunctions int
 
@@ -29,6 +34,9 @@ type Registry struct {
 type namespaceSeries struct {
 	functions map[string]*Function
 	other     *Function
+	// overflow are the counters of the functions past the cap, each
+	// counting into other too.
+	overflow map[string]*Function
 }
 
 // NewRegistry returns a registry giving at most maxFunctions functions of
@@ -44,26 +52,31 @@ func NewRegistry(maxFunctions int) *Registry {
 // own.
 func (r *Registry) MaxFunctions() int { return r.maxFunctions }
 
-// For returns the counters a function counts into: its own, or its
-// namespace's Other once the namespace has maxFunctions series.
+// For returns the counters a function counts into, the same for every
+// call with the same names: its series, or once the namespace has
+// maxFunctions series, counters of its own that also count into the
+// namespace's Other.
 func (r *Registry) For(namespace, name string) *Function {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ns := r.namespaces[namespace]
 	if ns == nil {
-		ns = &namespaceSeries{functions: map[string]*Function{}, other: &Function{}}
+		ns = &namespaceSeries{functions: map[string]*Function{}, other: &Function{}, overflow: map[string]*Function{}}
 		r.namespaces[namespace] = ns
-	}
-	if name == Other { // a function of that name: the label is taken
-		return ns.other
 	}
 	if f := ns.functions[name]; f != nil {
 		return f
 	}
-	if len(ns.functions) >= r.maxFunctions {
-		return ns.other
+	if f := ns.overflow[name]; f != nil {
+		return f
 	}
 	f := &Function{}
+	// A function named like Other cannot have a series of that label.
+	if name == Other || len(ns.functions) >= r.maxFunctions {
+		f.next = ns.other
+		ns.overflow[name] = f
+		return f
+	}
 	ns.functions[name] = f
 	return f
 }

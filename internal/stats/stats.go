@@ -95,6 +95,61 @@ type Function struct {
 	calls, clientErrors, serverErrors, latencyNanos atomic.Uint64
 	buckets                                         [NumBuckets]atomic.Uint64
 	hostCalls, hostErrors                           [NumServices]atomic.Uint64
+	lastError                                       atomic.Pointer[LastError]
+	// next counts everything f counts too (the series f shares).
+	next *Function
+}
+
+// LastError is the last error a function answered a call with.
+type LastError struct {
+	Code    int
+	Message string
+}
+
+// MaxErrorMessage bounds the message of a LastError, in bytes.
+const MaxErrorMessage = 256
+
+// CallFailed counts a call answered with an error (a code >= 400) and
+// keeps it as the last error.
+func (f *Function) CallFailed(took time.Duration, code int, message string) {
+	if f == nil {
+		return
+	}
+	f.Call(took, code)
+	f.setLastError(code, message)
+}
+
+func (f *Function) setLastError(code int, message string) {
+	for ; f != nil; f = f.next {
+		if len(message) > MaxErrorMessage {
+			message = message[:MaxErrorMessage]
+		}
+		f.lastError.Store(&LastError{Code: code, Message: message})
+	}
+}
+
+// LastError is the last error kept, or nil.
+func (f *Function) LastError() *LastError {
+	if f == nil {
+		return nil
+	}
+	return f.lastError.Load()
+}
+
+// TakeLastError returns the last error kept since the last TakeLastError,
+// or nil: what a worker's report carries.
+func (f *Function) TakeLastError() *LastError {
+	if f == nil {
+		return nil
+	}
+	return f.lastError.Swap(nil)
+}
+
+// AddLastError keeps e, reported from elsewhere, as the last error.
+func (f *Function) AddLastError(e *LastError) {
+	if f != nil && e != nil {
+		f.setLastError(e.Code, e.Message)
+	}
 }
 
 // Call counts a call that took took and was answered with code (0 when it
@@ -103,6 +158,7 @@ func (f *Function) Call(took time.Duration, code int) {
 	if f == nil {
 		return
 	}
+	f.next.Call(took, code)
 	f.calls.Add(1)
 	switch {
 	case code >= 500:
@@ -125,6 +181,7 @@ func (f *Function) HostCall(service int, failed bool) {
 	if f == nil || service < 0 || service >= NumServices {
 		return
 	}
+	f.next.HostCall(service, failed)
 	f.hostCalls[service].Add(1)
 	if failed {
 		f.hostErrors[service].Add(1)
@@ -136,6 +193,7 @@ func (f *Function) Add(c *Counts) {
 	if f == nil {
 		return
 	}
+	f.next.Add(c)
 	f.calls.Add(c.Calls)
 	f.clientErrors.Add(c.ClientErrors)
 	f.serverErrors.Add(c.ServerErrors)
@@ -225,4 +283,39 @@ func Parse(b []byte) (c Counts, rest []byte, ok bool) {
 		c.HostErrors[i] = next()
 	}
 	return c, b, true
+}
+
+// AppendLastError appends e's binary form (nil too): a little-endian
+// uint32 code (0: none), a uint32 length and the message.
+func AppendLastError(b []byte, e *LastError) []byte {
+	le := binary.LittleEndian
+	if e == nil {
+		return le.AppendUint64(b, 0)
+	}
+	message := e.Message
+	if len(message) > MaxErrorMessage {
+		message = message[:MaxErrorMessage]
+	}
+	b = le.AppendUint32(b, uint32(max(e.Code, 1)))
+	b = le.AppendUint32(b, uint32(len(message)))
+	return append(b, message...)
+}
+
+// ParseLastError reads a LastError in binary form from the start of b (nil
+// when there was none) and returns the rest; ok is false when b is too
+// short or the message longer than MaxErrorMessage.
+func ParseLastError(b []byte) (e *LastError, rest []byte, ok bool) {
+	if len(b) < 8 {
+		return nil, b, false
+	}
+	le := binary.LittleEndian
+	code, n := le.Uint32(b), le.Uint32(b[4:])
+	b = b[8:]
+	if n > MaxErrorMessage || uint64(n) > uint64(len(b)) {
+		return nil, b, false
+	}
+	if code == 0 {
+		return nil, b[n:], true
+	}
+	return &LastError{Code: int(min(code, 999)), Message: string(b[:n])}, b[n:], true
 }

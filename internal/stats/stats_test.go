@@ -82,22 +82,31 @@ func TestRegistryCapsFunctions(t *testing.T) {
 	r := NewRegistry(2)
 	a, b := r.For("ns", "a"), r.For("ns", "b")
 	c, d := r.For("ns", "c"), r.For("ns", "d")
-	if a == b || c != d || c == a || r.For("ns", "a") != a {
-		t.Fatal("series not as capped")
+	if a == b || c == d || c == a || r.For("ns", "a") != a || r.For("ns", "c") != c {
+		t.Fatal("counters not one per function")
 	}
-	if r.For("ns", Other) != c {
-		t.Error("a function named _other has a series of its own")
-	}
+	named := r.For("ns", Other)
 	if r.For("other-ns", "c") == c {
 		t.Error("namespaces share a cap")
 	}
 	a.Call(0, 0)
 	c.Call(0, 0)
-	d.Call(0, 0)
+	d.CallFailed(0, 500, "boom")
+	named.Call(0, 0)
+	// Past the cap a function still has exact counters of its own.
+	if s := c.Snapshot(); s.Calls != 1 || s.Errors() != 0 {
+		t.Errorf("c: %+v", s)
+	}
+	if s := d.Snapshot(); s.Calls != 1 || s.ServerErrors != 1 {
+		t.Errorf("d: %+v", s)
+	}
+	if e := d.LastError(); e == nil || e.Code != 500 || e.Message != "boom" || r.For("ns", "_other").LastError() != nil {
+		t.Errorf("d's last error %+v", e)
+	}
 	var got []string
 	for _, s := range r.Snapshot() {
 		got = append(got, s.Namespace+"/"+s.Function)
-		if s.Function == Other && s.Counts.Calls != 2 {
+		if s.Function == Other && (s.Counts.Calls != 3 || s.Counts.ServerErrors != 1) {
 			t.Errorf("_other: %+v", s.Counts)
 		}
 	}
@@ -115,4 +124,39 @@ func BenchmarkCall(b *testing.B) {
 			f.Call(40*time.Microsecond, 0)
 		}
 	})
+}
+
+// A worker reports its last error with its counts; the node reads it
+// within the record's bounds, whatever the worker wrote.
+func TestLastErrorRecord(t *testing.T) {
+	var worker, node Function
+	if b := AppendLastError(nil, worker.TakeLastError()); len(b) != 8 {
+		t.Fatalf("no error: %d bytes", len(b))
+	}
+	worker.CallFailed(time.Millisecond, 408, "function timed out")
+	b := AppendLastError([]byte{0xff}, worker.TakeLastError())
+	if worker.LastError() != nil {
+		t.Error("TakeLastError kept it")
+	}
+	e, rest, ok := ParseLastError(b[1:])
+	if !ok || len(rest) != 0 || e == nil || e.Code != 408 || e.Message != "function timed out" {
+		t.Fatalf("parsed %+v (ok %v, %d left)", e, ok, len(rest))
+	}
+	node.AddLastError(e)
+	if got := node.LastError(); got == nil || *got != *e {
+		t.Errorf("node's last error %+v", got)
+	}
+	none, rest, ok := ParseLastError(AppendLastError(nil, nil))
+	if !ok || none != nil || len(rest) != 0 {
+		t.Errorf("nil: %+v %v", none, ok)
+	}
+	for _, bad := range [][]byte{b[1:7], b[1 : len(b)-1], {1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}} {
+		if _, _, ok := ParseLastError(bad); ok {
+			t.Errorf("parsed % x", bad)
+		}
+	}
+	long := &LastError{Code: 500, Message: string(make([]byte, 2*MaxErrorMessage))}
+	if e, _, ok := ParseLastError(AppendLastError(nil, long)); !ok || len(e.Message) != MaxErrorMessage {
+		t.Errorf("long message: ok %v", ok)
+	}
 }

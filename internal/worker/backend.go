@@ -835,10 +835,15 @@ func (w *workerConn) stats(records []byte) {
 		if !ok {
 			return
 		}
+		lastError, rest, ok := stats.ParseLastError(rest)
+		if !ok {
+			return
+		}
 		records = rest
 		if fn := w.function(id); fn != nil {
 			fn.isolates.Store(int32(min(isolates, math.MaxInt32)))
 			fn.cb.Stats.Add(&counts)
+			fn.cb.Stats.AddLastError(lastError)
 		}
 	}
 }

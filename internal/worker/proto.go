@@ -41,7 +41,7 @@ const (
 	frameLog         = 16 // id: function; fields: level, line
 	frameReady       = 17 // id: 0; sent once the worker has entered its sandbox
 	frameAttached    = 18 // id: 0; fields: error ("" when connected)
-	frameStats       = 19 // id: 0; fields: records of (u64 function id, u64 isolates alive, stats.Counts counted since the last record): what the worker answered on its own NATS connection
+	frameStats       = 19 // id: 0; fields: records of (u64 function id, u64 isolates alive, stats.Counts counted since the last record, stats.LastError kept since then): what the worker answered on its own NATS connection
 )
 
 // maxFrame bounds a frame: a 10 MiB bundle or a payload up to NATS's 64 MiB

@@ -633,14 +633,16 @@ func (s *server) report(wfs []*workerFunction) {
 	var records []byte
 	for _, wf := range wfs {
 		c := wf.stats.Take()
+		lastError := wf.stats.TakeLastError()
 		isolates := wf.pool.Isolates()
-		if c.IsZero() && isolates == wf.reportedIsolates {
+		if c.IsZero() && lastError == nil && isolates == wf.reportedIsolates {
 			continue
 		}
 		wf.reportedIsolates = isolates
 		records = binary.LittleEndian.AppendUint64(records, wf.id)
 		records = binary.LittleEndian.AppendUint64(records, uint64(isolates))
 		records = c.Append(records)
+		records = stats.AppendLastError(records, lastError)
 	}
 	if len(records) > 0 {
 		s.out.send(frameStats, 0, records)
