@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -193,16 +194,25 @@ func (s *FunctionSpec) TriggerKinds() []string {
 }
 
 // ConsumerName is the durable consumer a consumer-based trigger of a
-// function uses, shared by every node (kind: stream, schedule, watch).
-func ConsumerName(name, kind string) string { return "natsfn_" + kind + "_" + name }
+// function uses, shared by every node (kind: stream, schedule, watch). The
+// namespace is in the name, its length first, because namespaces that share
+// an account (a NATS system without accounts for them) share its streams.
+func ConsumerName(namespace, name, kind string) string {
+	return "natsfn_" + kind + "_" + strconv.Itoa(len(namespace)) + "_" + namespace + "_" + name
+}
 
 // ScheduleSubject is where a function's schedule is stored, and
-// TickSubject where the server puts its ticks.
-func ScheduleSubject(name string) string { return "$NATSFN.schedule." + name }
-func TickSubject(name string) string     { return "$NATSFN.tick." + name }
+// TickSubject where the server puts its ticks; "*" for both parts matches
+// every function's.
+func ScheduleSubject(namespace, name string) string {
+	return "$NATSFN.schedule." + namespace + "." + name
+}
+func TickSubject(namespace, name string) string { return "$NATSFN.tick." + namespace + "." + name }
 
 // DeadLetterSubject is where a function's dead letters go.
-func DeadLetterSubject(name string) string { return "$NATSFN.dlq." + name }
+func DeadLetterSubject(namespace, name string) string {
+	return "$NATSFN.dlq." + namespace + "." + name
+}
 
 // Headers of a dead letter: where it came from and why it was given up.
 const (

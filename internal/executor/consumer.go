@@ -216,7 +216,7 @@ func (s *consumerSource) giveUp(msg jetstream.Msg, deliveries uint64, cause stri
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := trigger.DeadLetter(ctx, s.js, name, msg, deliveries, cause); err != nil {
+	if err := trigger.DeadLetter(ctx, s.js, s.f.cfg.Info.Spec.Namespace, name, msg, deliveries, cause); err != nil {
 		s.f.logger.Error("dead letter not stored; the message is left to the server", "stream", s.c.Stream, "seq", seq, "err", err)
 		msg.Term()
 		return

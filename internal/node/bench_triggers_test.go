@@ -66,7 +66,7 @@ func BenchmarkStreamTrigger(b *testing.B) {
 		b.ResetTimer()
 		start := time.Now()
 		deploySpec(b, c, api.FunctionSpec{Name: "sink", Stream: &api.StreamTrigger{Stream: "BENCH", Filter: "bench.js"}}, `(s, p) => {}`)
-		cons, err := js.Consumer(ctx, "BENCH", api.ConsumerName("sink", "stream"))
+		cons, err := js.Consumer(ctx, "BENCH", api.ConsumerName(api.DefaultNamespace, "sink", "stream"))
 		if err != nil {
 			b.Fatal(err)
 		}

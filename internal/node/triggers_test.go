@@ -109,7 +109,7 @@ func TestStreamTriggerBacklogTwoNodes(t *testing.T) {
 	if si, _ := bucket.Info(ctx); si.State.Msgs != total {
 		t.Fatalf("bucket has %d writes, want %d (a message ran twice)", si.State.Msgs, total)
 	}
-	cons, err := js.Consumer(ctx, "ORDERS", api.ConsumerName("count", "stream"))
+	cons, err := js.Consumer(ctx, "ORDERS", api.ConsumerName(api.DefaultNamespace, "count", "stream"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestStreamTriggerRetriesThenAcks(t *testing.T) {
 		e, err := kv.Get(ctx, "done")
 		return err == nil && string(e.Value()) == "3"
 	})
-	cons, _ := js.Consumer(ctx, "JOBS", api.ConsumerName("flaky", "stream"))
+	cons, _ := js.Consumer(ctx, "JOBS", api.ConsumerName(api.DefaultNamespace, "flaky", "stream"))
 	testenv.Eventually(t, "the message acked", func() bool {
 		ci, err := cons.Info(ctx)
 		return err == nil && ci.NumAckPending == 0 && ci.AckFloor.Stream == 1
@@ -187,14 +187,14 @@ func TestStreamTriggerDeadLetter(t *testing.T) {
 		dlq, err = js.Stream(ctx, api.DeadLetterStream)
 		return err == nil
 	})
-	m, err := dlq.GetLastMsgForSubject(ctx, api.DeadLetterSubject("broken"))
+	m, err := dlq.GetLastMsgForSubject(ctx, api.DeadLetterSubject(api.DefaultNamespace, "broken"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(m.Data) != "fail" || m.Header.Get(api.HeaderDLQSubject) != "pay.fail" || m.Header.Get(api.HeaderDLQDeliveries) != "3" || m.Header.Get(api.HeaderDLQStream) != "PAY" {
 		t.Fatalf("dead letter %q %v", m.Data, m.Header)
 	}
-	cons, _ := js.Consumer(ctx, "PAY", api.ConsumerName("broken", "stream"))
+	cons, _ := js.Consumer(ctx, "PAY", api.ConsumerName(api.DefaultNamespace, "broken", "stream"))
 	testenv.Eventually(t, "every message finished", func() bool {
 		ci, err := cons.Info(ctx)
 		return err == nil && ci.NumAckPending == 0 && ci.NumPending == 0 && ci.NumRedelivered == 0
@@ -206,7 +206,7 @@ func TestStreamTriggerDeadLetter(t *testing.T) {
 	if _, err := c.Remove(ctx, "broken"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.Consumer(ctx, "PAY", api.ConsumerName("broken", "stream")); err == nil {
+	if _, err := js.Consumer(ctx, "PAY", api.ConsumerName(api.DefaultNamespace, "broken", "stream")); err == nil {
 		t.Fatal("the consumer outlived rm")
 	}
 }

@@ -53,7 +53,7 @@ func Consumers(spec api.FunctionSpec, concurrency int) []Consumer {
 	if t := spec.Stream; t != nil {
 		c := Consumer{Kind: "stream", Stream: t.Stream, MaxDeliver: t.EffectiveMaxDeliver(), Backoff: t.BackoffFor, DeadLetter: true}
 		c.Config = jetstream.ConsumerConfig{
-			Durable:       api.ConsumerName(spec.Name, c.Kind),
+			Durable:       api.ConsumerName(spec.Namespace, spec.Name, c.Kind),
 			Description:   "natsfn stream trigger of " + spec.Name,
 			FilterSubject: t.Filter,
 			AckPolicy:     jetstream.AckExplicitPolicy,
@@ -68,9 +68,9 @@ func Consumers(spec api.FunctionSpec, concurrency int) []Consumer {
 		// tried once: a failed tick waits for the next.
 		c := Consumer{Kind: "schedule", Stream: api.ScheduleStream, MaxDeliver: 1, Backoff: func(uint64) time.Duration { return 0 }}
 		c.Config = jetstream.ConsumerConfig{
-			Durable:       api.ConsumerName(spec.Name, c.Kind),
+			Durable:       api.ConsumerName(spec.Namespace, spec.Name, c.Kind),
 			Description:   "natsfn schedule of " + spec.Name,
-			FilterSubject: api.TickSubject(spec.Name),
+			FilterSubject: api.TickSubject(spec.Namespace, spec.Name),
 			DeliverPolicy: jetstream.DeliverNewPolicy,
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       ackWait,
@@ -87,7 +87,7 @@ func Consumers(spec api.FunctionSpec, concurrency int) []Consumer {
 		}
 		c := Consumer{Kind: "watch", Stream: "KV_" + bucket, MaxDeliver: api.DefaultMaxDeliver, Backoff: func(uint64) time.Duration { return time.Second }, DeadLetter: true}
 		c.Config = jetstream.ConsumerConfig{
-			Durable:       api.ConsumerName(spec.Name, c.Kind),
+			Durable:       api.ConsumerName(spec.Namespace, spec.Name, c.Kind),
 			Description:   "natsfn KV watch of " + spec.Name,
 			FilterSubject: "$KV." + bucket + "." + keys,
 			DeliverPolicy: jetstream.DeliverNewPolicy,
@@ -125,7 +125,7 @@ func Remove(ctx context.Context, js jetstream.JetStream, spec api.FunctionSpec) 
 		}
 	}
 	if s, err := js.Stream(ctx, api.ScheduleStream); err == nil {
-		if err := s.Purge(ctx, jetstream.WithPurgeSubject(api.ScheduleSubject(spec.Name))); err != nil {
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(api.ScheduleSubject(spec.Namespace, spec.Name))); err != nil {
 			errs = append(errs, fmt.Errorf("stop the schedule: %w", err))
 		}
 	}
@@ -140,7 +140,7 @@ func ScheduleStreamConfig(replicas int) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:              api.ScheduleStream,
 		Description:       "natsfn: functions' schedules and their ticks",
-		Subjects:          []string{api.ScheduleSubject("*"), api.TickSubject("*")},
+		Subjects:          []string{api.ScheduleSubject("*", "*"), api.TickSubject("*", "*")},
 		MaxMsgsPerSubject: 1,
 		AllowMsgSchedules: true,
 		Replicas:          max(replicas, 1),
@@ -164,12 +164,12 @@ func EnsureSchedule(ctx context.Context, js jetstream.JetStream, spec api.Functi
 	}
 	want := nats.Header{}
 	want.Set("Nats-Schedule", spec.Schedule.Pattern())
-	want.Set("Nats-Schedule-Target", api.TickSubject(spec.Name))
+	want.Set("Nats-Schedule-Target", api.TickSubject(spec.Namespace, spec.Name))
 	if spec.Schedule.TimeZone != "" {
 		want.Set("Nats-Schedule-Time-Zone", spec.Schedule.TimeZone)
 	}
 	var lastSeq uint64
-	last, err := s.GetLastMsgForSubject(ctx, api.ScheduleSubject(spec.Name))
+	last, err := s.GetLastMsgForSubject(ctx, api.ScheduleSubject(spec.Namespace, spec.Name))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 	case err != nil:
@@ -186,7 +186,7 @@ func EnsureSchedule(ctx context.Context, js jetstream.JetStream, spec api.Functi
 			return nil
 		}
 	}
-	msg := &nats.Msg{Subject: api.ScheduleSubject(spec.Name), Header: want}
+	msg := &nats.Msg{Subject: api.ScheduleSubject(spec.Namespace, spec.Name), Header: want}
 	_, err = js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(lastSeq))
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
@@ -203,14 +203,14 @@ func DeadLetterStreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        api.DeadLetterStream,
 		Description: "natsfn: messages stream and watch triggers gave up on",
-		Subjects:    []string{api.DeadLetterSubject("*")},
+		Subjects:    []string{api.DeadLetterSubject("*", "*")},
 		MaxAge:      30 * 24 * time.Hour,
 	}
 }
 
-// DeadLetter stores msg, which function name failed to handle in the
-// last delivery allowed, in the dead-letter stream.
-func DeadLetter(ctx context.Context, js jetstream.JetStream, name string, msg jetstream.Msg, deliveries uint64, cause string) error {
+// DeadLetter stores msg, which function namespace/name failed to handle in
+// the last delivery allowed, in the dead-letter stream.
+func DeadLetter(ctx context.Context, js jetstream.JetStream, namespace, name string, msg jetstream.Msg, deliveries uint64, cause string) error {
 	md, err := msg.Metadata()
 	if err != nil {
 		return err
@@ -224,7 +224,7 @@ func DeadLetter(ctx context.Context, js jetstream.JetStream, name string, msg je
 	h.Set(api.HeaderDLQSequence, strconv.FormatUint(md.Sequence.Stream, 10))
 	h.Set(api.HeaderDLQDeliveries, strconv.FormatUint(deliveries, 10))
 	h.Set(api.HeaderDLQError, cause)
-	out := &nats.Msg{Subject: api.DeadLetterSubject(name), Header: h, Data: msg.Data()}
+	out := &nats.Msg{Subject: api.DeadLetterSubject(namespace, name), Header: h, Data: msg.Data()}
 	_, err = js.PublishMsg(ctx, out)
 	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
 		if _, cerr := js.CreateOrUpdateStream(ctx, DeadLetterStreamConfig()); cerr != nil {
@@ -256,7 +256,7 @@ func RemoveChanged(ctx context.Context, js jetstream.JetStream, old, spec api.Fu
 	}
 	if old.Schedule != nil && spec.Schedule == nil {
 		if s, err := js.Stream(ctx, api.ScheduleStream); err == nil {
-			errs = append(errs, s.Purge(ctx, jetstream.WithPurgeSubject(api.ScheduleSubject(spec.Name))))
+			errs = append(errs, s.Purge(ctx, jetstream.WithPurgeSubject(api.ScheduleSubject(spec.Namespace, spec.Name))))
 		}
 	}
 	return errors.Join(errs...)
