@@ -39,6 +39,7 @@ func commands() []command {
 		{"rm", "NAME [--purge]", "remove a function; --purge deletes its KV bucket and object store too", runRemove},
 		{"logs", "NAME [-f] [--last N]", "show a function's logs", runLogs},
 		{"kv", "NAME get KEY | put KEY [VALUE | -] | del KEY | ls", "look into a function's key-value bucket", runKV},
+		{"dlq", "ls NAME | replay NAME [--seq N]", "list a function's dead letters, or put them back on the subjects they came from", runDLQ},
 		{"ns", "add NAME [--max-storage SIZE] [--out FILE] | set NAME --max-storage SIZE | ls | rm NAME | creds NAME [--ttl D] [--out FILE]", "manage namespaces and their credentials (administrator)", runNS},
 		{"nodes", "[drain NAME [--wait=false] [--timeout D]]", "list the nodes of the NATS system, or drain one: it finishes its calls and leaves (administrator)", runNodes},
 		{"version", "", "print natsfn's version", runVersion},

@@ -44,10 +44,15 @@ func runInfo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	consumers := e.consumerStates(ctx, info.Spec)
 	if e.global.json {
-		return e.printJSON(info)
+		return e.printJSON(struct {
+			*api.FunctionInfo
+			Consumers []consumerState `json:"consumers,omitempty"`
+		}{info, consumers})
 	}
 	e.printInfo(info)
+	e.printConsumerStates(consumers)
 	return nil
 }
 
