@@ -52,15 +52,11 @@ func runDLQ(ctx context.Context, e *env, args []string) error {
 	if seq != 0 && op != "replay" {
 		return usageErrorf("--seq is for dlq replay")
 	}
-	nc, err := e.connect()
+	js, closeConn, err := e.jetStream()
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
+	defer closeConn()
 	ctx, cancel := context.WithTimeout(ctx, dlqTimeout)
 	defer cancel()
 	letters, err := readDeadLetters(ctx, js, api.DeadLetterSubject(e.global.namespace, name))
@@ -186,11 +182,9 @@ func (e *env) consumerStates(ctx context.Context, spec api.FunctionSpec) []consu
 		return nil
 	}
 	out := make([]consumerState, 0, len(cs))
-	var js jetstream.JetStream
-	nc, err := e.connect()
+	js, closeConn, err := e.jetStream()
 	if err == nil {
-		defer nc.Close()
-		js, err = jetstream.New(nc)
+		defer closeConn()
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

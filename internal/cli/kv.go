@@ -48,15 +48,11 @@ func runKV(ctx context.Context, e *env, args []string) error {
 		}
 	}
 
-	nc, err := e.connect()
+	js, closeConn, err := e.jetStream()
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
+	defer closeConn()
 	ctx, cancel := context.WithTimeout(ctx, kvTimeout)
 	defer cancel()
 	bucket := hostsvc.KVBucketName(e.global.namespace, name)
@@ -150,4 +146,19 @@ func kvError(key string, err error) error {
 		return usageErrorf("invalid key %q: keys are A-Z a-z 0-9 - / _ = . without leading, trailing or doubled dots", key)
 	}
 	return fmt.Errorf("key %q: %w", key, err)
+}
+
+// jetStream opens the namespace's own JetStream on the user's connection,
+// for the commands that look into a function's data directly.
+func (e *env) jetStream() (jetstream.JetStream, func(), error) {
+	nc, err := e.connect()
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return js, nc.Close, nil
 }

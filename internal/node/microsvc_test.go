@@ -117,13 +117,13 @@ func testFunctionsAreMicroServices(t *testing.T, sandbox string) {
 
 	// INFO: the triggers are the endpoints, in the function's queue group.
 	var infos []micro.Info
-	gatherRaw(t, nc, 2, "$SRV.INFO.echo", func(data []byte) {
+	for _, m := range gather(t, nc, "$SRV.INFO.echo", 2) {
 		var i micro.Info
-		if err := json.Unmarshal(data, &i); err != nil {
+		if err := json.Unmarshal(m.Data, &i); err != nil {
 			t.Fatal(err)
 		}
 		infos = append(infos, i)
-	})
+	}
 	for _, i := range infos {
 		want := []micro.EndpointInfo{
 			{Name: "echo-1", Subject: "echo", QueueGroup: "natsfn.a.echo", Metadata: map[string]string{"trigger": "subject"}},
@@ -212,27 +212,6 @@ func testFunctionsAreMicroServices(t *testing.T, sandbox string) {
 			"$SRV.PING.fail", "$SRV.PING.echo")
 		return len(after) == 2
 	})
-}
-
-// gatherRaw reads want replies to one request.
-func gatherRaw(t *testing.T, nc *nats.Conn, want int, subject string, each func([]byte)) {
-	t.Helper()
-	inbox := nc.NewRespInbox()
-	sub, err := nc.SubscribeSync(inbox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	if err := nc.PublishRequest(subject, inbox, nil); err != nil {
-		t.Fatal(err)
-	}
-	for range want {
-		m, err := sub.NextMsg(10 * time.Second)
-		if err != nil {
-			t.Fatalf("%s: %v", subject, err)
-		}
-		each(m.Data)
-	}
 }
 
 // Anonymous clients of the default namespace may not publish on $SRV: they
