@@ -136,14 +136,11 @@ func KeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValu
 	var res Result
 	switch {
 	case have == nil:
-		res, err = create(cfg.Replicas, func(r int) error {
+		res, err = createBucket(ctx, js, stream, cfg.Replicas, func(r int) error {
 			c := cfg
 			c.Replicas = r
 			_, err := js.CreateKeyValue(ctx, c)
-			if err != nil && !errors.Is(err, jetstream.ErrBucketExists) { // exists: another node made it first
-				return err
-			}
-			return settleReads(ctx, js, stream)
+			return err
 		})
 	default:
 		want := *have
@@ -174,14 +171,11 @@ func ObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.Obje
 	var res Result
 	switch {
 	case have == nil:
-		res, err = create(cfg.Replicas, func(r int) error {
+		res, err = createBucket(ctx, js, stream, cfg.Replicas, func(r int) error {
 			c := cfg
 			c.Replicas = r
 			_, err := js.CreateObjectStore(ctx, c)
-			if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
-				return err
-			}
-			return settleReads(ctx, js, stream)
+			return err
 		})
 	default:
 		want := *have
@@ -195,6 +189,18 @@ func ObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.Obje
 	}
 	obs, err := js.ObjectStore(ctx, cfg.Bucket)
 	return obs, res, err
+}
+
+// createBucket makes a bucket with makeIt (replicas, or fewer when the
+// cluster cannot place them) and settles its reads. A bucket another node
+// made first is as good.
+func createBucket(ctx context.Context, js jetstream.JetStream, stream string, replicas int, makeIt func(replicas int) error) (Result, error) {
+	return create(replicas, func(r int) error {
+		if err := makeIt(r); err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+			return err
+		}
+		return settleReads(ctx, js, stream)
+	})
 }
 
 // settleReads makes a new replicated bucket's reads go to its leader. With
