@@ -167,6 +167,13 @@ func (i *Isolate) start(pre, p *Program) error {
 	if err != nil {
 		return err
 	}
+	internals, err := exports.Get("internals")
+	if err != nil {
+		return err
+	}
+	if err := i.installExtensions(internals); err != nil {
+		return err
+	}
 
 	script, err := p.compileIn(i.iso)
 	if err != nil {
@@ -206,19 +213,7 @@ func orEmpty(m map[string]string) map[string]string {
 func (i *Isolate) natives() (*v8.Object, error) {
 	obj := v8.NewObjectTemplate(i.iso)
 	set := func(name string, cb v8.FunctionCallbackWithError) error {
-		return obj.Set(name, v8.NewFunctionTemplateWithError(i.iso, func(info *v8.FunctionCallbackInfo) (v *v8.Value, err error) {
-			defer info.Release()
-			// A panic must not unwind through V8's frames: it would
-			// kill the process. JavaScript gets an exception instead,
-			// and the isolate is given up once the call returns.
-			defer func() {
-				if r := recover(); r != nil {
-					i.fault(r)
-					v, err = nil, errors.New("natsfn: internal error")
-				}
-			}()
-			return cb(info)
-		}))
+		return obj.Set(name, i.guarded(cb))
 	}
 	if err := set("exchange", i.nativeExchange); err != nil {
 		return nil, err
@@ -233,6 +228,22 @@ func (i *Isolate) natives() (*v8.Object, error) {
 		return nil, err
 	}
 	return obj.NewInstance(i.ctx)
+}
+
+// guarded makes a function template of cb that turns a Go panic into a
+// JavaScript exception: a panic must not unwind through V8's frames, which
+// would kill the process. The isolate is given up once the call returns.
+func (i *Isolate) guarded(cb v8.FunctionCallbackWithError) *v8.FunctionTemplate {
+	return v8.NewFunctionTemplateWithError(i.iso, func(info *v8.FunctionCallbackInfo) (v *v8.Value, err error) {
+		defer info.Release()
+		defer func() {
+			if r := recover(); r != nil {
+				i.fault(r)
+				v, err = nil, errors.New("natsfn: internal error")
+			}
+		}()
+		return cb(info)
+	})
 }
 
 // nativeExchange adopts the SharedArrayBuffer the prelude uses from now on.

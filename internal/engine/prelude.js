@@ -791,6 +791,20 @@
     bytes = new U8(exchange);
   }
 
+  // ---- internals: what the web extensions (web/*.js) build on. They are
+  // natsfn's own code, run once after this file and before the user's; no
+  // view of the exchange is among these.
+  // hostAsync is the Promise form of host: it resolves to { result, body }
+  // or rejects with the same coded Error.
+  function hostAsync(op, args, body) {
+    return new Promise((resolve) => { resolve(host(op, args, body)); });
+  }
+  const internals = freeze({
+    __proto__: null,
+    define, host, hostAsync, utf8Encode, utf8Decode, toBody, viewBytes, newBytes, Bytes,
+    DOMException, format, log: (level, line) => { nativeLog(level, toStr(line)); },
+  });
+
   nativeExchange(exchange);
-  return { setHandler, invoke, settle, prepare };
+  return { setHandler, invoke, settle, prepare, internals };
 })
