@@ -803,6 +803,8 @@
     __proto__: null,
     define, host, hostAsync, utf8Encode, utf8Decode, toBody, viewBytes, newBytes, Bytes,
     DOMException, format, log: (level, line) => { nativeLog(level, toStr(line)); },
+    // shared: what one extension hands to a later one (its classes, say).
+    shared: { __proto__: null },
   });
 
   nativeExchange(exchange);
