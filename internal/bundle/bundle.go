@@ -25,6 +25,10 @@ var (
 // globalName holds a module's exports inside the bundled script.
 const globalName = "__natsfn_module"
 
+// sourceMapComment starts the inline source map esbuild appends to a module's
+// bundle (the engine reads it to map stack traces to the user's files).
+const sourceMapComment = "//# sourceMappingURL="
+
 // Bundle is a script ready for the engine.
 type Bundle struct {
 	// Script evaluates to the handler function.
@@ -85,6 +89,12 @@ func BuildSource(name string, src []byte, resolveDir string) (*Bundle, error) {
 		}
 		// The last expression statement is the script's completion value.
 		script = out.code + "\n" + globalName + ".default;\n"
+	}
+	if len(script) > api.MaxBundleBytes && module {
+		// The code may fit without its source map.
+		if i := strings.LastIndex(out.code, "\n"+sourceMapComment); i >= 0 {
+			script = out.code[:i] + "\n" + globalName + ".default;\n"
+		}
 	}
 	if len(script) > api.MaxBundleBytes {
 		return nil, fmt.Errorf("bundle: %s: %w (%d bytes)", name, ErrTooLarge, len(script))

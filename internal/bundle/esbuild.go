@@ -77,6 +77,10 @@ func (in input) build(f format) (*output, error) {
 	if f == iifeFormat {
 		opts.Format = api.FormatIIFE
 		opts.GlobalName = globalName
+		// Stack traces name the user's files and lines: the engine reads
+		// this map. Positions only; the sources are the user's to keep.
+		opts.Sourcemap = api.SourceMapInline
+		opts.SourcesContent = api.SourcesContentExclude
 	} else {
 		opts.Format = api.FormatESModule
 	}

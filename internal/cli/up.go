@@ -43,6 +43,7 @@ type nodeFlags struct {
 	metrics      string
 	metricsFns   int
 	replicas     int
+	hideErrors   bool
 }
 
 func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
@@ -59,6 +60,7 @@ func (f *nodeFlags) add(fs *flagSet, dataUsage string) {
 	fs.IntVar(&f.replicas, "replicas", 0, "keep `N` copies (1-5) of natsfn's state and every function's bucket in the NATS system; raises, never lowers (default: what the system keeps, 3 on a new cluster, 1 on a single server)")
 	fs.Var(&f.httpAllow, "http-allow", "a `HOST|CIDR` every function may reach over HTTP although the egress policy refuses it; repeatable")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `HOST:PORT` (/metrics, and health at /healthz and /readyz)")
+	fs.BoolVar(&f.hideErrors, "hide-exceptions", false, "answer a function's exception with \"function failed\" alone, keeping its message out of the caller's Nats-Service-Error (the log has it either way)")
 	fs.IntVar(&f.metricsFns, "metrics-functions", 0, "at most `N` functions of each namespace get metrics series of their own; the others share function=\"_other\" (default 100)")
 }
 
@@ -139,10 +141,11 @@ func (f *nodeFlags) config(e *env, fs *flagSet) (node.Config, error) {
 		DataDir:   f.data,
 		Sandbox:   f.sandbox,
 		// A worker runs many isolates: its limit is its namespace's budget.
-		WorkerMemory: workerMemory,
-		MaxIsolates:  f.maxIsolates,
-		MaxWorkers:   f.maxWorkers,
-		Name:         f.name,
+		WorkerMemory:   workerMemory,
+		MaxIsolates:    f.maxIsolates,
+		HideExceptions: f.hideErrors,
+		MaxWorkers:     f.maxWorkers,
+		Name:           f.name,
 		// A zero budget is the node's default.
 		WorkerMemoryBudget: workerBudget,
 		Services:           servicesCfg,

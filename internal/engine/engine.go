@@ -31,6 +31,7 @@ type Program struct {
 	Name   string
 	Source string
 	cache  *v8.CompilerCachedData
+	pos    positions
 }
 
 // Compile checks that source parses and produces its code cache. It does not
@@ -38,11 +39,13 @@ type Program struct {
 func Compile(name, source string) (*Program, error) {
 	iso := v8.NewIsolate()
 	defer iso.Dispose()
+	p := &Program{Name: name, Source: source}
 	script, err := iso.CompileUnboundScript(source, name, v8.CompileOptions{})
 	if err != nil {
-		return nil, scriptError(err)
+		return nil, p.scriptError(err)
 	}
-	return &Program{Name: name, Source: source, cache: script.CreateCodeCache()}, nil
+	p.cache = script.CreateCodeCache()
+	return p, nil
 }
 
 // compileIn compiles p in iso, from the code cache when V8 accepts it.
@@ -81,6 +84,26 @@ func scriptError(err error) error {
 		return errors.New(msg)
 	}
 	return err
+}
+
+// scriptError is scriptError for an error in p's code: the location is
+// the first of p's frames in the stack, mapped to the user's source, so
+// that an error thrown inside built-in code (JSON.parse, say) still names
+// the line of the function that called it.
+func (p *Program) scriptError(err error) error {
+	var jsErr *v8.JSError
+	if !errors.As(err, &jsErr) {
+		return err
+	}
+	msg := strings.TrimSpace(jsErr.Message)
+	where := p.firstFrame(jsErr.StackTrace)
+	if where == "" && strings.HasPrefix(jsErr.Location, p.Name+":") {
+		where = p.mapPositions(jsErr.Location)
+	}
+	if where == "" {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s: %s", where, msg)
 }
 
 // Check compiles source and runs its top-level code in a fresh isolate, so

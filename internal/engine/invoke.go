@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	v8 "github.com/tommie/v8go"
 
@@ -144,7 +145,11 @@ func (i *Isolate) disposition(res Result) Disposition {
 	case DispositionNak:
 		d.Delay = time.Duration(max(i.slot(5), 0)) * time.Millisecond
 	case DispositionTerm:
-		if reason, ok := i.data(headerBytes+i.slot(1), i.slot(6)); ok {
+		off := headerBytes + i.slot(1)
+		if i.slot(0) == statusThrown {
+			off += i.slot(2) // the exception's message comes first
+		}
+		if reason, ok := i.data(off, i.slot(6)); ok {
 			d.Reason = string(reason)
 		}
 	}
@@ -190,15 +195,40 @@ func (i *Isolate) reply() Result {
 		return Result{}
 	case statusThrown:
 		text, ok := i.data(headerBytes, n)
-		if !ok {
-			return malformed(fmt.Sprintf("error length %d does not fit the exchange", n))
+		message, ok2 := i.data(headerBytes+n, i.slot(2))
+		if !ok || !ok2 {
+			return malformed(fmt.Sprintf("error lengths %d and %d do not fit the exchange", n, i.slot(2)))
 		}
-		return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: string(text)}
+		return Result{Err: i.thrown(string(message)), Detail: i.prog.userText(string(text))}
 	case statusPending:
 		return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: "the returned promise never settled (natsfn has no timers; await host calls only)"}
 	default:
 		return malformed(fmt.Sprintf("bad exchange status %d", status))
 	}
+}
+
+// thrown is the error the caller sees of an exception: its message, unless
+// the operator hides it (Options.HideExceptions). The message is the
+// function's own text: it is kept to one line, as a header value must be.
+func (i *Isolate) thrown(message string) *api.Error {
+	if i.opts.HideExceptions || message == "" {
+		return api.Errorf(api.CodeInternal, "function failed")
+	}
+	return api.Errorf(api.CodeInternal, "function failed: %s", oneLine(message))
+}
+
+// oneLine replaces line breaks and other control characters with spaces and
+// drops what is not valid UTF-8.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == utf8.RuneError:
+			return -1
+		case r < 0x20 || r == 0x7f:
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 func malformed(detail string) Result {
@@ -224,7 +254,7 @@ func (i *Isolate) failed(err error, fromJS bool) Result {
 		i.broken = true
 		return Result{Err: api.Errorf(api.CodeInternal, "function exceeded its memory limit"), Detail: "terminated at the heap limit; the isolate is replaced"}
 	}
-	return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: scriptError(err).Error()}
+	return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: i.prog.scriptError(err).Error()}
 }
 
 // flushTermination clears a TerminateExecution that landed after the

@@ -37,6 +37,9 @@ type Options struct {
 	Console func(level, line string)
 	// StartTimeout bounds the script's top-level code; 0 means 5s.
 	StartTimeout time.Duration
+	// HideExceptions keeps an exception's message out of the error the
+	// caller sees ("function failed" alone); the log has it either way.
+	HideExceptions bool
 }
 
 // Isolate is one V8 isolate with one context running one Program.
@@ -44,6 +47,7 @@ type Isolate struct {
 	iso     *v8.Isolate
 	ctx     *v8.Context
 	opts    Options
+	prog    *Program
 	invoke  *v8.Function
 	settle  *v8.Function
 	prepare *v8.Function
@@ -80,7 +84,7 @@ func NewIsolate(p *Program, opts Options) (iso *Isolate, err error) {
 	if opts.HeapBytes > 0 {
 		isoOpts = append(isoOpts, v8.WithResourceConstraints(0, uint64(opts.HeapBytes)))
 	}
-	i := &Isolate{iso: v8.NewIsolate(isoOpts...), opts: opts}
+	i := &Isolate{iso: v8.NewIsolate(isoOpts...), opts: opts, prog: p}
 	i.watchdog.iso = i.iso
 	i.ctx = v8.NewContext(i.iso)
 	defer func() {
@@ -177,7 +181,7 @@ func (i *Isolate) start(pre, p *Program) error {
 
 	script, err := p.compileIn(i.iso)
 	if err != nil {
-		return scriptError(err)
+		return p.scriptError(err)
 	}
 	i.callCtx = context.Background()
 	i.watchdog.arm(time.Now().Add(i.opts.StartTimeout))
@@ -187,7 +191,7 @@ func (i *Isolate) start(pre, p *Program) error {
 		if timedOut {
 			return fmt.Errorf("the script's top-level code ran longer than %s", i.opts.StartTimeout)
 		}
-		return scriptError(err)
+		return p.scriptError(err)
 	}
 	if !handler.IsFunction() {
 		typ := handler.TypeOf()
@@ -197,7 +201,7 @@ func (i *Isolate) start(pre, p *Program) error {
 		return fmt.Errorf("%w; it evaluated to %s", ErrNotFunction, typ)
 	}
 	if _, err := setHandler.Call(v8.Undefined(i.iso), handler); err != nil {
-		return scriptError(err)
+		return p.scriptError(err)
 	}
 	return nil
 }
@@ -272,7 +276,7 @@ func (i *Isolate) nativeLog(info *v8.FunctionCallbackInfo) (*v8.Value, error) {
 	if i.opts.Console == nil || len(args) != 2 || !args[0].IsString() || !args[1].IsString() {
 		return nil, nil
 	}
-	i.opts.Console(args[0].String(), args[1].String())
+	i.opts.Console(args[0].String(), i.prog.userText(args[1].String()))
 	return nil, nil
 }
 

@@ -715,11 +715,38 @@
     }
   }
 
+  // errorMessage is what the caller may be shown of an exception: its
+  // name and message, without the stack.
+  const MAX_MESSAGE = 512;
+  function errorMessage(e) {
+    let m;
+    try {
+      if (hasInstance(ErrorCtor, e)) {
+        const name = e.name, message = e.message;
+        m = message === undefined || message === '' ? toStr(name) : toStr(name) + ': ' + toStr(message);
+      } else {
+        m = 'uncaught ' + format([e]);
+      }
+    } catch (_) {
+      m = 'uncaught exception';
+    }
+    return strSlice(m, 0, MAX_MESSAGE);
+  }
+
+  // writeError stores the exception's text (its stack) as the data, and
+  // its message after it, its length in slots[2].
   function writeError(e) {
+    const message = utf8Encode(errorMessage(e));
     const n = writeData(utf8Encode(errorText(e)));
+    const mn = taLength(message);
+    slots[2] = 0;
+    if (HEADER + n + mn <= size) {
+      taSet(bytes, message, HEADER + n);
+      slots[2] = mn;
+    }
     slots[0] = 3;
     slots[1] = n;
-    writeDisposition(n);
+    writeDisposition(n + slots[2]);
     sealed = true;
   }
 

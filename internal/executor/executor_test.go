@@ -65,7 +65,7 @@ func TestServeAndErrors(t *testing.T) {
 		t.Fatalf("echo: %q %v", m.Data, m.Header)
 	}
 	m := request(t, nc, "boom", "")
-	if errorCode(m) != 500 || m.Header.Get(api.HeaderError) != "function failed" {
+	if errorCode(m) != 500 || m.Header.Get(api.HeaderError) != "function failed: Error: secret detail" {
 		t.Fatalf("boom: %v", m.Header)
 	}
 	if m := request(t, nc, "slow", ""); errorCode(m) != 408 {

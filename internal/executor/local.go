@@ -24,6 +24,9 @@ type Local struct {
 	QueueLength int
 	// Budget bounds the isolates of all functions together; nil: no bound.
 	Budget *pool.Budget
+	// HideExceptions keeps exception messages from callers
+	// (engine.Options.HideExceptions).
+	HideExceptions bool
 
 	programs engine.ProgramCache
 }
@@ -58,6 +61,7 @@ func (l *Local) Start(ctx context.Context, info api.FunctionInfo, script []byte,
 	}
 	cfg := pool.SpecConfig(info.Spec, prog, host, cb.Console)
 	cfg.QueueLength, cfg.IdleTimeout, cfg.Done, cfg.Budget = l.QueueLength, l.IdleTimeout, cb.Done, l.Budget
+	cfg.Isolate.HideExceptions = l.HideExceptions
 	p := pool.New(cfg)
 	return PoolRunner(p, release), nil
 }

@@ -34,7 +34,7 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 	case "none":
 		n.log.Warn("SANDBOX OFF: functions run inside the node process, isolated by V8 isolates only (--sandbox=none); do not run untrusted code like this")
 		n.sandbox = "none"
-		return &executor.Local{Hosts: n.hosts, IdleTimeout: cfg.IdleTimeout, Budget: pool.NewBudget(cfg.MaxIsolates)}, nil
+		return &executor.Local{Hosts: n.hosts, IdleTimeout: cfg.IdleTimeout, Budget: pool.NewBudget(cfg.MaxIsolates), HideExceptions: cfg.HideExceptions}, nil
 	case "", "auto", "process":
 		path := cfg.WorkerPath
 		if path == "" {
@@ -43,7 +43,7 @@ func (n *Node) chooseBackend() (executor.Backend, error) {
 				return nil, fmt.Errorf("natsfn: cannot find my own executable to start workers: %w", err)
 			}
 		}
-		opts := worker.ServeOptions{IdleTimeout: cfg.IdleTimeout, MaxIsolates: cfg.MaxIsolates}
+		opts := worker.ServeOptions{IdleTimeout: cfg.IdleTimeout, MaxIsolates: cfg.MaxIsolates, HideExceptions: cfg.HideExceptions}
 		spawn := worker.SandboxSpawn(path, opts, worker.Limits{MemoryBytes: cfg.WorkerMemory, Pids: cfg.WorkerPids},
 			cfg.Logger.With("subsystem", "worker"))
 		// A deploy's check runs in a process of its own, with less memory.

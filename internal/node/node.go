@@ -65,6 +65,9 @@ type Config struct {
 	// process: in the node), the longest idle disposed first; 0 means one
 	// per isolateBudgetBytes of WorkerMemory.
 	MaxIsolates int
+	// HideExceptions keeps the message of a function's exception out of
+	// the error its caller sees (engine.Options.HideExceptions).
+	HideExceptions bool
 	// Name identifies this node in logs and `natsfn nodes`; by default the
 	// host name and a random suffix (defaultName).
 	Name string

@@ -22,6 +22,7 @@ const (
 	envWorker = "NATSFN_WORKER"
 	envIdle   = "NATSFN_WORKER_IDLE_TIMEOUT"
 	envBudget = "NATSFN_WORKER_MAX_ISOLATES"
+	envHide   = "NATSFN_WORKER_HIDE_EXCEPTIONS"
 	envFiles  = "NATSFN_WORKER_FILES" // how many fds from 3 up the node passed on purpose
 )
 
@@ -34,6 +35,9 @@ func Env(opts ServeOptions) []string {
 	}
 	if opts.MaxIsolates > 0 {
 		env = append(env, envBudget+"="+strconv.Itoa(opts.MaxIsolates))
+	}
+	if opts.HideExceptions {
+		env = append(env, envHide+"=1")
 	}
 	return env
 }
@@ -79,6 +83,7 @@ func Main(enter func() error) int {
 	if n, err := strconv.Atoi(os.Getenv(envBudget)); err == nil {
 		opts.MaxIsolates = n
 	}
+	opts.HideExceptions = os.Getenv(envHide) == "1"
 	// The node kills its workers when it stops: the profile ends when the
 	// last function is unloaded, if that comes first.
 	opts.Unloaded = stopProfile

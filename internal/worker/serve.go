@@ -34,6 +34,9 @@ type ServeOptions struct {
 	// MaxIsolates bounds the isolates of all functions together; 0: no
 	// bound.
 	MaxIsolates int
+	// HideExceptions keeps exception messages from callers
+	// (engine.Options.HideExceptions).
+	HideExceptions bool
 	// NATSFd and InFlightFd are the inherited NATS socket and in-flight
 	// table, taken up when the node sends attach; 0 when there are none.
 	NATSFd, InFlightFd int
@@ -292,6 +295,7 @@ func (s *server) load(f *frame) {
 	}
 	cfg := pool.SpecConfig(info.Spec, prog, host, console)
 	cfg.QueueLength, cfg.IdleTimeout, cfg.Done, cfg.Budget = s.opts.QueueLength, s.opts.IdleTimeout, s.done, s.budget
+	cfg.Isolate.HideExceptions = s.opts.HideExceptions
 	if s.nc != nil {
 		wf.direct = executor.FunctionConfig{Conn: s.nc, Info: info, Logger: s.opts.Logger, Log: console, Track: s.inFlight, Stats: &wf.stats}
 		// Any Function with this configuration answers the jobs it took
