@@ -67,32 +67,11 @@ func runDev(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer n.Close()
-	opts := []nats.Option{nats.Name("natsfn dev")}
-	switch {
-	case cfg.ServerURL == "":
-		// Its own server: dev works in the namespace as its owner, and
-		// makes the namespace when it is new.
-		creds, err := n.DevCreds(ctx, spec.Namespace)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, nats.UserJWTAndSeed(creds.JWT, string(creds.Seed)))
-	default:
-		auth, err := e.global.nodeAuth().Options()
-		if err != nil {
-			return err
-		}
-		opts = append(opts, auth...)
-	}
-	nc, err := nats.Connect(n.ClientURL(), opts...)
-	if err != nil {
-		return fmt.Errorf("connect to the node: %w", err)
-	}
-	defer nc.Close()
-	c, err := client.New(nc, client.WithNamespace(spec.Namespace))
+	nc, c, err := dialNode(ctx, e, n, cfg, spec.Namespace, "natsfn dev")
 	if err != nil {
 		return err
 	}
+	defer nc.Close()
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -308,4 +287,35 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// dialNode connects to the node n that a command started, working in
+// namespace: as the namespace's owner on the node's own server (making the
+// namespace when it is new), with the command's credentials on a system
+// the node joined.
+func dialNode(ctx context.Context, e *env, n *node.Node, cfg node.Config, namespace, name string) (*nats.Conn, *client.Client, error) {
+	opts := []nats.Option{nats.Name(name)}
+	if cfg.ServerURL == "" {
+		creds, err := n.DevCreds(ctx, namespace)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, nats.UserJWTAndSeed(creds.JWT, string(creds.Seed)))
+	} else {
+		auth, err := e.global.nodeAuth().Options()
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, auth...)
+	}
+	nc, err := nats.Connect(n.ClientURL(), opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to the node: %w", err)
+	}
+	c, err := client.New(nc, client.WithNamespace(namespace))
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, c, nil
 }
