@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/natsfn/natsfn/api"
@@ -37,6 +38,10 @@ type Bundle struct {
 	Module bool
 	// Digest is "sha256:<hex>" of Script.
 	Digest string
+	// Inputs are the files the bundle was built from, as absolute paths:
+	// the entry (when it came from a file) and every file it imports,
+	// sorted. `natsfn dev` watches them.
+	Inputs []string
 }
 
 // Build reads the file at path and bundles it; relative imports resolve from
@@ -46,7 +51,19 @@ func Build(path string) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
-	return BuildSource(path, src, filepath.Dir(path))
+	b, err := BuildSource(path, src, filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	// The metafile may name the entry too (as its Sourcefile).
+	b.Inputs = append([]string{abs}, b.Inputs...)
+	slices.Sort(b.Inputs)
+	b.Inputs = slices.Compact(b.Inputs)
+	return b, nil
 }
 
 // BuildSource bundles src. name is used for messages and, by its extension,
@@ -99,5 +116,5 @@ func BuildSource(name string, src []byte, resolveDir string) (*Bundle, error) {
 	if len(script) > api.MaxBundleBytes {
 		return nil, fmt.Errorf("bundle: %s: %w (%d bytes)", name, ErrTooLarge, len(script))
 	}
-	return &Bundle{Script: script, Module: module, Digest: api.Digest([]byte(script))}, nil
+	return &Bundle{Script: script, Module: module, Digest: api.Digest([]byte(script)), Inputs: out.files}, nil
 }

@@ -201,3 +201,31 @@ func TestBuildMissingFile(t *testing.T) {
 		t.Errorf("error = %v, want os.ErrNotExist", err)
 	}
 }
+
+// TestInputsListEveryFile: `natsfn dev` watches what a bundle was built
+// from, imports in subfolders and JSON included.
+func TestInputsListEveryFile(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"greet.ts":         "import { greeting } from './lib/greeting';\nimport cfg from './cfg.json';\nexport default (s: string) => greeting(s) + cfg.x;\n",
+		"lib/greeting.ts":  "import { bang } from './deep/bang';\nexport const greeting = (s: string) => 'hello ' + s + bang;\n",
+		"lib/deep/bang.ts": "export const bang = '!';\n",
+		"cfg.json":         `{"x": 1}`,
+		"lib/unused.ts":    "export const no = 1;\n",
+	})
+	b, err := Build(filepath.Join(dir, "greet.ts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, f := range []string{"cfg.json", "greet.ts", "lib/deep/bang.ts", "lib/greeting.ts"} {
+		want = append(want, filepath.Join(dir, filepath.FromSlash(f)))
+	}
+	if strings.Join(b.Inputs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Inputs = %q, want %q", b.Inputs, want)
+	}
+	// A plain script has no imports: the file alone.
+	os.WriteFile(filepath.Join(dir, "plain.js"), []byte("(s, p) => 1"), 0o644)
+	if b, err := Build(filepath.Join(dir, "plain.js")); err != nil || len(b.Inputs) != 1 || b.Inputs[0] != filepath.Join(dir, "plain.js") {
+		t.Errorf("plain script: %q %v", b.Inputs, err)
+	}
+}

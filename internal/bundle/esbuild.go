@@ -48,6 +48,9 @@ type output struct {
 	esm        bool // the entry uses import/export syntax
 	imports    int  // imports and require() calls in the entry
 	hasDefault bool // only known for esmFormat
+	// files are the source files the bundle was built from, other than
+	// the entry itself, as absolute paths.
+	files []string
 }
 
 // build bundles the input. esbuild parses the file properly, so whether it
@@ -96,6 +99,18 @@ func (in input) build(f format) (*output, error) {
 		return nil, fmt.Errorf("bundle: %s: reading esbuild metafile: %w", in.name, err)
 	}
 	out := &output{code: string(res.OutputFiles[0].Contents)}
+	for path := range meta.Inputs {
+		// The entry comes from stdin; plugins' virtual modules have a
+		// "namespace:" prefix and no file behind them.
+		if path == "<stdin>" || strings.Contains(path, ":") && !filepath.IsAbs(path) {
+			continue
+		}
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(in.dir, path)
+		}
+		out.files = append(out.files, path)
+	}
+	slices.Sort(out.files)
 	for _, o := range meta.Outputs {
 		if o.EntryPoint == "" {
 			continue

@@ -31,7 +31,10 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"up", "[--server URL] [--listen ADDR] [--data DIR] [--sandbox auto|process|none] [--name NAME] [--metrics HOST:PORT]", "run a node (with an embedded NATS server unless --server)", runUp},
-		{"dev", "FILE --trigger SUBJECT... [--name NAME] [--env K=V]...", "run a node, deploy FILE, redeploy it on save and show its logs", runDev},
+		{"dev", "FILE --trigger SUBJECT... [--name NAME] [--env K=V]...", "run a node, deploy FILE, redeploy it when it or a file it imports changes; show each call and the logs", runDev},
+		{"init", "DIR [--force]", "write a new TypeScript project into DIR: a function, its test, tsconfig.json and the types", runInit},
+		{"types", "[FILE | -]", "write the TypeScript declarations of hostServices, env, msg and the payload (default natsfn.d.ts; - for stdout)", runTypes},
+		{"test", "[DIR | FILE]... [--timeout 5s]", "run each *.test.ts / *.test.js (default: under .) as a function on a node of its own, with real host services", runTest},
 		{"deploy", "FILE --trigger SUBJECT... [--name NAME] [--env K=V]... [--timeout 5s] [--memory 128MiB] [--concurrency N] [--http-allow HOST|CIDR]... [--keep-data]", "bundle FILE and deploy it as a function", runDeploy},
 		{"invoke", "SUBJECT [PAYLOAD | -]", "send a request and print the reply (- reads the payload from stdin)", runInvoke},
 		{"ls", "", "list the namespace's functions", runList},

@@ -95,6 +95,8 @@ func TestBadInput(t *testing.T) {
 	dead := deadURL(t)
 	fn := writeFile(t, "fn.js", "(subject, payload) => payload")
 	missing := filepath.Join(t.TempDir(), "missing.js")
+	dotted := writeFile(t, "my.func.js", "(subject, payload) => payload")
+	spaced := writeFile(t, "My Func.js", "(subject, payload) => payload")
 	tests := []struct {
 		name string
 		args []string
@@ -138,6 +140,12 @@ func TestBadInput(t *testing.T) {
 		{"deploy two files", []string{"deploy", fn, fn, "--trigger", "x"}, 2, "unexpected argument"},
 		{"deploy missing file", []string{"deploy", missing, "--trigger", "x"}, 1, "no such file"},
 		{"deploy no node", []string{"deploy", fn, "--trigger", "x", "-s", dead}, 1, "cannot connect to NATS at " + dead},
+		// A file name that is not a valid function name is refused, not
+		// rewritten: both of these would have become my-func.
+		{"deploy dotted file name", []string{"deploy", dotted, "--trigger", "x"}, 2, `"my.func.js" does not make a function name (1 to 64 of a-z, 0-9, '-' and '_'): pass --name, e.g. --name my-func`},
+		{"dev spaced file name", []string{"dev", spaced, "--trigger", "x"}, 2, `"My Func.js" does not make a function name`},
+		{"deploy capital file name", []string{"deploy", writeFile(t, "Hello.ts", "export default () => 1"), "--trigger", "x"}, 2, "--name hello"},
+		{"deploy dotted file with --name", []string{"deploy", dotted, "--name", "my-func", "--trigger", "x", "-s", dead}, 1, "cannot connect"},
 
 		{"invoke no subject", []string{"invoke"}, 2, "invoke needs SUBJECT"},
 		{"invoke wildcard", []string{"invoke", "a.*"}, 2, "wildcards"},

@@ -52,8 +52,8 @@ func TestDeployListInfoRemove(t *testing.T) {
 		t.Errorf("info shows env values:\n%s", stdout)
 	}
 
-	// The name defaults to the file's, made valid.
-	other := writeFile(t, "My Other.Func.js", "() => 1")
+	// The name defaults to the file's without its extension, as is.
+	other := writeFile(t, "my-other-func.js", "() => 1")
 	code, stdout, stderr = run(t, "", "-s", url, "deploy", "--json", other, "--trigger", "other")
 	if code != 0 {
 		t.Fatalf("deploy --json: %d %q", code, stderr)

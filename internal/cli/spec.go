@@ -103,7 +103,11 @@ func (f *specFlags) spec(namespace, file string) (api.FunctionSpec, error) {
 		Source:      filepath.Base(file),
 	}
 	if spec.Name == "" {
-		spec.Name = nameFromFile(file)
+		name, err := nameFromFile(file)
+		if err != nil {
+			return spec, err
+		}
+		spec.Name = name
 	}
 	if err := f.triggerSpecs(&spec); err != nil {
 		return spec, err
@@ -171,14 +175,26 @@ func validateAllow(h string) error {
 	return nil
 }
 
-// nameFromFile makes a function name of a file's base name: "Hello World.ts"
-// becomes "hello-world".
-func nameFromFile(file string) string {
+// nameFromFile is the function name a file gives: its base name without
+// the extension, used as is when it is a valid name. Nothing is rewritten,
+// not even the case: "My Func.js" and "my.func.js" would both become
+// "my-func", and the second deploy would silently replace the first
+// function. The error suggests a valid name for --name instead.
+func nameFromFile(file string) (string, error) {
 	base := filepath.Base(file)
-	base = strings.TrimSuffix(base, filepath.Ext(base))
+	name := strings.TrimSuffix(base, filepath.Ext(base))
+	if api.ValidateName("name", name) == nil {
+		return name, nil
+	}
+	return "", usageErrorf("the file name %q does not make a function name (1 to %d of a-z, 0-9, '-' and '_'): pass --name, e.g. --name %s",
+		base, api.MaxNameLen, suggestName(name))
+}
+
+// suggestName makes a valid name of s: "My Func" becomes "my-func".
+func suggestName(s string) string {
 	var b strings.Builder
 	dash := false
-	for _, r := range strings.ToLower(base) {
+	for _, r := range strings.ToLower(s) {
 		switch {
 		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_':
 			b.WriteRune(r)
