@@ -32,7 +32,9 @@ func commands() []command {
 	return []command{
 		{"up", "[--server URL] [--listen ADDR] [--data DIR] [--sandbox auto|process|none] [--name NAME] [--metrics HOST:PORT]", "run a node (with an embedded NATS server unless --server)", runUp},
 		{"dev", "FILE --trigger SUBJECT... [--name NAME] [--env K=V]...", "run a node, deploy FILE, redeploy it on save and show its logs", runDev},
-		{"deploy", "FILE --trigger SUBJECT... [--name NAME] [--env K=V]... [--timeout 5s] [--memory 128MiB] [--concurrency N] [--http-allow HOST|CIDR]... [--keep-data]", "bundle FILE and deploy it as a function", runDeploy},
+		{"deploy", "[FILE] [--config FILE] --trigger SUBJECT... [--name NAME] [--env K=V]... [--timeout 5s] [--memory 128MiB] [--concurrency N] [--http-allow HOST|CIDR]... [--keep-data] [--reset] [--force]", "bundle FILE and deploy it as a function; without FILE, deploy every function of ./natsfn.json", runDeploy},
+		{"versions", "NAME", "list the kept versions of a function, newest first (" + versionsKept + ")", runVersions},
+		{"rollback", "NAME [--to VERSION] [--force]", "deploy an earlier version of a function again, as a new version (default: the one before the current)", runRollback},
 		{"invoke", "SUBJECT [PAYLOAD | -]", "send a request and print the reply (- reads the payload from stdin)", runInvoke},
 		{"ls", "", "list the namespace's functions", runList},
 		{"info", "NAME", "show a function", runInfo},

@@ -25,16 +25,21 @@ const debounce = 150 * time.Millisecond
 func runDev(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("dev")
 	var (
-		f  specFlags
-		nf nodeFlags
+		f          specFlags
+		nf         nodeFlags
+		configPath string
 	)
-	f.add(fs, false)
+	f.add(fs, true)
+	fs.StringVar(&configPath, "config", "", "the config `FILE` that holds the flags (default: "+configName+" beside the function)")
 	nf.add(fs, "(default: a temporary directory)")
 	pos, err := e.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
 	file := pos[0]
+	if err := applyConfig(fs, configPath, file, f.name); err != nil {
+		return err
+	}
 	spec, err := f.spec(e.global.namespace, file)
 	if err != nil {
 		return err
