@@ -231,7 +231,7 @@ func (c *configEntry) apply(fs *flagSet, given map[string]bool) error {
 		}
 		for _, v := range values {
 			if err := fs.Set(k, v); err != nil {
-				return fmt.Errorf("%s: %s: %v", c.where(), k, err)
+				return fmt.Errorf("%s: %s: invalid value %q: %v", c.where(), k, v, err)
 			}
 		}
 	}

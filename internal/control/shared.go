@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/nats-io/nats-server/v2/server"
 
@@ -13,7 +14,8 @@ import (
 // another function of its namespace, unless force: each function serves
 // its subjects in a queue group of its own, so both would run on every
 // message and a requester would get whichever reply came first. With force
-// it returns a warning per overlap instead.
+// it returns a warning per overlap instead. A redeploy is checked only for
+// the subjects it adds.
 //
 // The check reads the namespace's functions before the spec is stored:
 // two deploys racing onto one subject may both pass. It is there to catch
@@ -30,12 +32,24 @@ func (s *Server) checkShared(ctx context.Context, spec api.FunctionSpec, force b
 	if err != nil {
 		return nil, err
 	}
+	// A subject the function serves already was checked when it came: a
+	// function forced onto it later does not make the redeploys of this
+	// one need force too.
+	var served []string
+	for _, fn := range fns {
+		if fn.Spec.Name == spec.Name {
+			served = fn.Spec.Triggers
+		}
+	}
 	var shared []string
 	for _, fn := range fns {
 		if fn.Spec.Name == spec.Name {
-			continue // a redeploy on its own subjects
+			continue
 		}
 		for _, t := range spec.Triggers {
+			if slices.Contains(served, t) {
+				continue
+			}
 			for _, other := range fn.Spec.Triggers {
 				if !server.SubjectsCollide(t, other) {
 					continue

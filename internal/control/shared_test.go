@@ -39,6 +39,9 @@ func TestSharedTriggers(t *testing.T) {
 		!strings.Contains(d.Warnings[0], "both functions get every message") {
 		t.Errorf("forced deploy: %+v", d)
 	}
+	// A redeploy of orders is checked only for the subjects it adds.
+	deploy("orders", false, "orders.new").info(t)
+	deploy("orders", false, "orders.new", "orders.old").wantError(t, api.CodeConflict, "trigger orders.old overlaps orders.*, which function wild serves")
 	// The one refused has nothing stored.
 	e.request(t, api.ControlSubject("default", api.OpInfo), api.NameRequest{Name: "copy"}).wantError(t, api.CodeNotFound, "not found")
 }
