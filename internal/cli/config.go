@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/natsfn/natsfn/api"
 )
 
 // configName is the config file natsfn looks for beside a function.
@@ -331,13 +333,42 @@ func configOf(path, file, name string) (*configEntry, error) {
 	return entry, err
 }
 
-// applyConfig sets the flags of fs, parsed already, that the config file
-// of file gives and the command line does not: for a command about one
-// function (dev).
-func applyConfig(fs *flagSet, path, file, name string) error {
-	entry, err := configOf(path, file, name)
-	if err != nil || entry == nil {
-		return err
+// configuredSpec is the spec of the function in file for a command that
+// takes some of the deploy flags (dev): f, parsed from fs, and what the
+// config file of file says of the rest. The command line wins.
+func configuredSpec(fs *flagSet, f *specFlags, path, file, namespace string) (api.FunctionSpec, error) {
+	entry, err := configOf(path, file, f.name)
+	if err != nil {
+		return api.FunctionSpec{}, err
 	}
-	return entry.apply(fs, setFlags(fs))
+	if entry == nil {
+		return f.spec(namespace, file)
+	}
+	// The entry may set any deploy flag: it goes into a set of all of
+	// them, with the command's own spec flags given on top.
+	all := &flagSet{FlagSet: flag.NewFlagSet(fs.Name(), flag.ContinueOnError), aliases: map[string]string{}}
+	var full specFlags
+	full.add(all, true)
+	own := &flagSet{FlagSet: flag.NewFlagSet("", flag.ContinueOnError), aliases: map[string]string{}}
+	new(specFlags).add(own, false)
+	given := map[string]bool{}
+	for name := range setFlags(fs) {
+		if own.Lookup(name) == nil {
+			continue // the command's own flag, such as the node's --disable
+		}
+		given[name] = true
+		values := []string{fs.Lookup(name).Value.String()}
+		if list, ok := fs.Lookup(name).Value.(*listFlag); ok {
+			values = *list
+		}
+		for _, v := range values {
+			if err := all.Set(name, v); err != nil {
+				return api.FunctionSpec{}, err
+			}
+		}
+	}
+	if err := entry.apply(all, given); err != nil {
+		return api.FunctionSpec{}, err
+	}
+	return full.spec(namespace, file)
 }

@@ -76,10 +76,8 @@ func runDeploy(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if t.entry != nil || d.reset {
-			if err := checkSpec(spec); err != nil {
-				return err
-			}
+		if err := precheckSpec(spec, t.entry == nil && !d.reset); err != nil {
+			return err
 		}
 		b, err := build(t.file)
 		if err != nil {

@@ -29,18 +29,15 @@ func runDev(ctx context.Context, e *env, args []string) error {
 		nf         nodeFlags
 		configPath string
 	)
-	f.add(fs, true)
-	fs.StringVar(&configPath, "config", "", "the config `FILE` that holds the flags (default: "+configName+" beside the function)")
+	f.add(fs, false)
+	fs.StringVar(&configPath, "config", "", "the config `FILE` that holds the deploy flags (default: "+configName+" beside the function)")
 	nf.add(fs, "(default: a temporary directory)")
 	pos, err := e.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
 	file := pos[0]
-	if err := applyConfig(fs, configPath, file, f.name); err != nil {
-		return err
-	}
-	spec, err := f.spec(e.global.namespace, file)
+	spec, err := configuredSpec(fs, &f, configPath, file, e.global.namespace)
 	if err != nil {
 		return err
 	}

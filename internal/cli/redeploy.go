@@ -15,6 +15,16 @@ import (
 // command line gives; given none, a redeploy keeps the deployed ones.
 var triggerFlags = []string{"trigger", "consume", "max-deliver", "backoff", "schedule", "timezone", "watch"}
 
+// precheckSpec checks a spec before anything is sent. When the deployed
+// version may give the triggers (mayKeep), only what the flags give is
+// checked: whether there are triggers waits for keepDeployed.
+func precheckSpec(spec api.FunctionSpec, mayKeep bool) error {
+	if mayKeep && len(spec.TriggerKinds()) == 0 {
+		spec.Triggers = []string{"kept"}
+	}
+	return checkSpec(spec)
+}
+
 // keepDeployed completes spec with the deployed version's value of each
 // setting the command line does not give, so that a redeploy that repeats
 // no flag changes only the code (a redeploy without --env used to drop the
