@@ -8,6 +8,8 @@ import "time"
 //	$NATSFN.v1.<namespace>.ls       (empty)        -> ListResponse
 //	$NATSFN.v1.<namespace>.info     NameRequest    -> FunctionInfo
 //	$NATSFN.v1.<namespace>.rm       NameRequest    -> Removed (the function as it was)
+//	$NATSFN.v1.<namespace>.versions NameRequest    -> VersionsResponse
+//	$NATSFN.v1.<namespace>.rollback RollbackRequest -> Deployed
 //
 // Every reply is a JSON Response envelope; a failed request also carries the
 // Nats-Service-Error headers. The namespace is in the subject so that NATS
@@ -40,7 +42,16 @@ const (
 	OpList   = "ls"
 	OpInfo   = "info"
 	OpRemove = "rm"
+	// OpVersions lists the versions of a function that are kept, and
+	// OpRollback deploys one of them again as a new version.
+	OpVersions = "versions"
+	OpRollback = "rollback"
 )
+
+// KeptVersions is how many versions of each function are kept, the
+// current one included: the history of the functions bucket, and the
+// bundles that history names. Older versions cannot be rolled back to.
+const KeptVersions = 10
 
 // ControlSubject returns the subject of op in namespace.
 func ControlSubject(namespace, op string) string {
@@ -61,6 +72,36 @@ type DeployRequest struct {
 	// of the same name left. Without it, a deploy of a name that has no
 	// function starts with empty ones. A redeploy always keeps its data.
 	KeepData bool `json:"keep_data,omitempty"`
+	// Force deploys even though another function of the namespace serves
+	// a subject that overlaps one of the spec's triggers; the reply then
+	// warns that both get those messages.
+	Force bool `json:"force,omitempty"`
+}
+
+// Deployed is the reply to deploy and rollback: the function as stored, and
+// what the caller should know about it.
+type Deployed struct {
+	FunctionInfo
+	// Warnings are one-line notices, such as a trigger shared with another
+	// function (deployed with Force).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// RollbackRequest asks for an earlier version of a function to be deployed
+// again, as a new version.
+type RollbackRequest struct {
+	Name string `json:"name"`
+	// To is the version to go back to; zero means the one before the
+	// current.
+	To uint64 `json:"to,omitempty"`
+	// Force: as in DeployRequest.
+	Force bool `json:"force,omitempty"`
+}
+
+// VersionsResponse lists the kept versions of a function, newest (the
+// current one) first.
+type VersionsResponse struct {
+	Versions []FunctionInfo `json:"versions"`
 }
 
 // NameRequest names one function.
@@ -89,7 +130,15 @@ type FunctionInfo struct {
 	BundleDigest string       `json:"bundle_digest"`
 	BundleSize   int64        `json:"bundle_size"`
 	Revision     uint64       `json:"revision,omitempty"`
-	DeployedAt   time.Time    `json:"deployed_at"`
+	// Version counts the deploys of the function: 1 for the first, one
+	// more for each redeploy or rollback. Unlike Revision (the bucket's
+	// sequence, shared by all functions) it names a version to roll back
+	// to. A function stored before versions were counted reads as 1.
+	Version    uint64    `json:"version,omitempty"`
+	DeployedAt time.Time `json:"deployed_at"`
+	// RollbackOf is the version this one was rolled back to, when a
+	// rollback made it.
+	RollbackOf uint64 `json:"rollback_of,omitempty"`
 }
 
 // ListResponse lists a namespace's functions, sorted by name.

@@ -17,13 +17,50 @@ import (
 // cleanupTimeout bounds removing an upload after a failed deploy.
 const cleanupTimeout = 2 * time.Second
 
-// DeployOption changes a deploy request.
-type DeployOption func(*api.DeployRequest)
+// DeployOption changes a deploy or rollback request.
+type DeployOption func(*deployOptions)
+
+type deployOptions struct {
+	keepData, force bool
+	warn            func(string)
+}
 
 // KeepData keeps the KV bucket and object store a removed function of the
 // same name left, which a deploy of a new function deletes otherwise.
 func KeepData() DeployOption {
-	return func(r *api.DeployRequest) { r.KeepData = true }
+	return func(o *deployOptions) { o.keepData = true }
+}
+
+// Force deploys even though another function of the namespace serves a
+// subject that overlaps one of the function's triggers (without it that is
+// an *api.Error with code 409). Both functions then get every message on
+// it; the node says so in a warning.
+func Force() DeployOption {
+	return func(o *deployOptions) { o.force = true }
+}
+
+// OnWarning has warn called with each one-line warning the node's reply
+// carries, such as a trigger shared under Force.
+func OnWarning(warn func(msg string)) DeployOption {
+	return func(o *deployOptions) { o.warn = warn }
+}
+
+func deployOpts(opts []DeployOption) deployOptions {
+	var o deployOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// deployed hands a deploy's warnings to the caller and returns the function.
+func (o deployOptions) deployed(d *api.Deployed) *api.FunctionInfo {
+	if o.warn != nil {
+		for _, w := range d.Warnings {
+			o.warn(w)
+		}
+	}
+	return &d.FunctionInfo
 }
 
 // Deploy stages script in the uploads bucket and asks a node to deploy it
@@ -64,12 +101,10 @@ func (c *Client) Deploy(ctx context.Context, spec api.FunctionSpec, script []byt
 		return nil, stageError(ctx, uploads, err)
 	}
 
-	req := api.DeployRequest{Spec: spec, Upload: upload}
-	for _, opt := range opts {
-		opt(&req)
-	}
-	var info api.FunctionInfo
-	err = c.request(ctx, api.OpDeploy, req, &info)
+	o := deployOpts(opts)
+	req := api.DeployRequest{Spec: spec, Upload: upload, KeepData: o.keepData, Force: o.force}
+	var d api.Deployed
+	err = c.request(ctx, api.OpDeploy, req, &d)
 	if err != nil {
 		var apiErr *api.Error
 		if !errors.As(err, &apiErr) {
@@ -80,7 +115,7 @@ func (c *Client) Deploy(ctx context.Context, spec api.FunctionSpec, script []byt
 		}
 		return nil, err
 	}
-	return &info, nil
+	return o.deployed(&d), nil
 }
 
 // JetStream error codes of a store that is full: its own limit
@@ -174,4 +209,32 @@ func (c *Client) nameRequest(ctx context.Context, op string, req api.NameRequest
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	return c.request(ctx, op, req, out)
+}
+
+// Versions returns the kept versions of a function (api.KeptVersions at
+// most), newest (the current one) first.
+func (c *Client) Versions(ctx context.Context, name string) ([]api.FunctionInfo, error) {
+	var list api.VersionsResponse
+	if err := c.nameRequest(ctx, api.OpVersions, api.NameRequest{Name: name}, &list); err != nil {
+		return nil, err
+	}
+	return list.Versions, nil
+}
+
+// Rollback deploys version to of a function again, as a new version; to 0
+// means the version before the current. Force and OnWarning apply as for
+// Deploy. An unknown function or a version not kept is an *api.Error with
+// code 404.
+func (c *Client) Rollback(ctx context.Context, name string, to uint64, opts ...DeployOption) (*api.FunctionInfo, error) {
+	if err := api.ValidateName("name", name); err != nil {
+		return nil, api.Errorf(api.CodeBadRequest, "%v", err)
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	o := deployOpts(opts)
+	var d api.Deployed
+	if err := c.request(ctx, api.OpRollback, api.RollbackRequest{Name: name, To: to, Force: o.force}, &d); err != nil {
+		return nil, err
+	}
+	return o.deployed(&d), nil
 }

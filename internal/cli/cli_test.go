@@ -111,7 +111,9 @@ func TestBadInput(t *testing.T) {
 		{"bench bad subject", []string{"bench", "a..b"}, 2, "subject"},
 
 		{"deploy no file", []string{"deploy", "--trigger", "x"}, 2, "deploy needs FILE"},
-		{"deploy no trigger", []string{"deploy", fn}, 2, "--trigger"},
+		// Without --reset a deploy without triggers may be a redeploy, which
+		// keeps them: TestRedeployKeepsSettings.
+		{"deploy no trigger", []string{"deploy", fn, "--reset"}, 2, "--trigger"},
 		{"deploy bad disable", []string{"deploy", fn, "--trigger", "x", "--disable", "ftp"}, 2, "unknown host service"},
 		{"up bad disable", []string{"up", "--disable", "ftp"}, 2, "unknown host service"},
 		{"up bad http-allow", []string{"up", "--http-allow", "*.x.com"}, 2, "HTTP.Allow"},

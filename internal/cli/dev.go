@@ -26,17 +26,19 @@ const debounce = 150 * time.Millisecond
 func runDev(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("dev")
 	var (
-		f  specFlags
-		nf nodeFlags
+		f          specFlags
+		nf         nodeFlags
+		configPath string
 	)
 	f.add(fs, false)
+	fs.StringVar(&configPath, "config", "", "the config `FILE` that holds the deploy flags (default: "+configName+" beside the function)")
 	nf.add(fs, "(default: a temporary directory)")
 	pos, err := e.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
 	file := pos[0]
-	spec, err := f.spec(e.global.namespace, file)
+	spec, err := configuredSpec(fs, &f, configPath, file, e.global.namespace)
 	if err != nil {
 		return err
 	}

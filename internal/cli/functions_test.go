@@ -25,7 +25,7 @@ func TestDeployListInfoRemove(t *testing.T) {
 	if code != 0 || stderr != "" {
 		t.Fatalf("deploy: %d %q", code, stderr)
 	}
-	if !strings.HasPrefix(stdout, "deployed default/hello (revision ") || !strings.Contains(stdout, "hello.>, hi") || strings.Count(stdout, "\n") != 1 {
+	if !strings.HasPrefix(stdout, "deployed default/hello (version 1, revision ") || !strings.Contains(stdout, "hello.>, hi") || strings.Count(stdout, "\n") != 1 {
 		t.Errorf("deploy printed %q", stdout)
 	}
 

@@ -65,6 +65,7 @@ func (e *env) printInfo(info *api.FunctionInfo) {
 		row("watch", strings.TrimSpace(t.Bucket+" "+t.Keys))
 	}
 	row("source", s.Source)
+	row("version", fmt.Sprint(info.Version))
 	row("revision", fmt.Sprint(info.Revision))
 	row("deployed", timestamp(info.DeployedAt))
 	row("bundle", formatBytes(info.BundleSize)+", "+info.BundleDigest)

@@ -92,6 +92,28 @@ func (f *specFlags) triggerSpecs(spec *api.FunctionSpec) error {
 // spec builds and validates the spec of the function in file. Every mistake
 // is a usage error: nothing has been sent yet.
 func (f *specFlags) spec(namespace, file string) (api.FunctionSpec, error) {
+	spec, err := f.build(namespace, file)
+	if err != nil {
+		return spec, err
+	}
+	return spec, checkSpec(spec)
+}
+
+// checkSpec validates a spec the flags built, and perhaps a deployed
+// version completed.
+func checkSpec(spec api.FunctionSpec) error {
+	if len(spec.TriggerKinds()) == 0 {
+		return usageErrorf("at least one trigger is needed: --trigger SUBJECT, --consume STREAM, --schedule CRON or --watch BUCKET")
+	}
+	if err := spec.Validate(); err != nil {
+		return usageErrorf("%v", err)
+	}
+	return nil
+}
+
+// build makes the spec of the function in file of the flags, checking each
+// flag but not the whole: it may lack triggers.
+func (f *specFlags) build(namespace, file string) (api.FunctionSpec, error) {
 	spec := api.FunctionSpec{
 		Namespace:   namespace,
 		Name:        f.name,
@@ -111,9 +133,6 @@ func (f *specFlags) spec(namespace, file string) (api.FunctionSpec, error) {
 	}
 	if err := f.triggerSpecs(&spec); err != nil {
 		return spec, err
-	}
-	if len(spec.TriggerKinds()) == 0 {
-		return spec, usageErrorf("at least one trigger is needed: --trigger SUBJECT, --consume STREAM, --schedule CRON or --watch BUCKET")
 	}
 	if len(f.env) > 0 {
 		spec.Env = map[string]string{}
@@ -145,9 +164,6 @@ func (f *specFlags) spec(namespace, file string) (api.FunctionSpec, error) {
 		if err := validateAllow(h); err != nil {
 			return spec, usageErrorf("--http-allow: %v", err)
 		}
-	}
-	if err := spec.Validate(); err != nil {
-		return spec, usageErrorf("%v", err)
 	}
 	return spec, nil
 }

@@ -1,7 +1,8 @@
-// Package control serves the control API: deploy, ls, info and rm requests
-// on $NATSFN.v1.<namespace>.<op>, answered from and written to the store,
-// and the administrator's namespace API on $NATSFN.admin.v1.ns.<op>. Every
-// node serves them in one queue group, so any node may answer.
+// Package control serves the control API: deploy, ls, info, rm, versions
+// and rollback requests on $NATSFN.v1.<namespace>.<op>, answered from and
+// written to the store, and the administrator's namespace API on
+// $NATSFN.admin.v1.ns.<op>. Every node serves them in one queue group, so
+// any node may answer.
 //
 // A node serves the control API once in natsfn's own account, for the
 // administrator and every namespace, and once in each namespace's account

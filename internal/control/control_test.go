@@ -198,7 +198,7 @@ func TestDeployErrors(t *testing.T) {
 		{"bad JSON", "default", func() any { return `{"spec":` }, 400, "malformed JSON"},
 		{"not an object", "default", func() any { return `[1,2]` }, 400, "must be an object"},
 		{"empty body", "default", func() any { return "" }, 400, "empty"},
-		{"unknown field", "default", func() any { return `{"spec":{"name":"x","triggers":["x"]},"upload":"default.x.1","force":true}` }, 400, `unknown field "force"`},
+		{"unknown field", "default", func() any { return `{"spec":{"name":"x","triggers":["x"]},"upload":"default.x.1","forse":true}` }, 400, `unknown field "forse"`},
 		{"unknown spec field", "default", func() any { return `{"spec":{"name":"x","trigger":["x"]},"upload":"default.x.1"}` }, 400, `unknown field "trigger"`},
 		{"trailing data", "default", func() any { return `{"upload":"default.x.1"} {}` }, 400, "after the JSON"},
 		{"wrong type", "default", func() any { return `{"spec":{"name":"x","triggers":"x"},"upload":"default.x.1"}` }, 400, "spec.triggers must be an array"},

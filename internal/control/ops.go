@@ -19,7 +19,7 @@ const (
 	maxMessage = 1000
 )
 
-func (s *Server) deploy(ctx context.Context, log *slog.Logger, ns string, data []byte) (*api.FunctionInfo, error) {
+func (s *Server) deploy(ctx context.Context, log *slog.Logger, ns string, data []byte) (*api.Deployed, error) {
 	var req api.DeployRequest
 	if err := decode(data, &req, false); err != nil {
 		return nil, err
@@ -60,7 +60,18 @@ func (s *Server) deploy(ctx context.Context, log *slog.Logger, ns string, data [
 	case err != nil:
 		return nil, err
 	}
+	return s.put(ctx, log, api.FunctionInfo{Spec: spec}, script, req.KeepData, req.Force)
+}
 
+// put vets and stores a new version of a function, for deploy and
+// rollback, and answers once it is served.
+func (s *Server) put(ctx context.Context, log *slog.Logger, version api.FunctionInfo, script []byte, keepData, force bool) (*api.Deployed, error) {
+	spec := version.Spec
+	ns := spec.Namespace
+	warnings, err := s.checkShared(ctx, spec, force)
+	if err != nil {
+		return nil, err
+	}
 	if s.opts.check != nil {
 		if err := s.opts.check(ctx, spec, script); err != nil {
 			var apiErr *api.Error
@@ -75,22 +86,22 @@ func (s *Server) deploy(ctx context.Context, log *slog.Logger, ns string, data [
 		}
 	}
 
-	if !req.KeepData {
+	if !keepData {
 		if err := s.dropStaleData(ctx, log, ns, spec.Name); err != nil {
 			return nil, err
 		}
 	}
 
 	previous, _ := s.st.Get(ctx, ns, spec.Name)
-	info, err := s.st.Put(ctx, api.FunctionInfo{Spec: spec}, script)
+	info, err := s.st.Put(ctx, version, script)
 	if err != nil {
 		return nil, err
 	}
 	if previous != nil {
 		s.dropOldTriggers(ctx, log, ns, previous.Spec, spec)
 	}
-	log.Info("control: deployed", "name", spec.Name, "revision", info.Revision,
-		"digest", info.BundleDigest, "size", info.BundleSize, "triggers", spec.Triggers)
+	log.Info("control: deployed", "name", spec.Name, "version", info.Version, "revision", info.Revision,
+		"digest", info.BundleDigest, "size", info.BundleSize, "triggers", spec.Triggers, "rollback_of", info.RollbackOf)
 	if s.opts.deployed != nil {
 		if err := s.opts.deployed(ctx, *info); err != nil {
 			log.Warn("control: deployed but not yet served", "name", spec.Name, "revision", info.Revision, "error", err)
@@ -100,7 +111,7 @@ func (s *Server) deploy(ctx context.Context, log *slog.Logger, ns string, data [
 			}
 		}
 	}
-	return info, nil
+	return &api.Deployed{FunctionInfo: *info, Warnings: warnings}, nil
 }
 
 // validateUpload checks an upload name. It must lie in the namespace, so

@@ -97,9 +97,13 @@ func (s *Server) handle(ctx context.Context, subject string, data []byte) ([]byt
 		result, err = s.info(ctx, ns, data)
 	case op == api.OpRemove:
 		result, err = s.remove(ctx, log, ns, data)
+	case op == api.OpVersions:
+		result, err = s.versions(ctx, ns, data)
+	case op == api.OpRollback:
+		result, err = s.rollback(ctx, log, ns, data)
 	default:
-		err = api.Errorf(api.CodeNotFound, "unknown operation %q; want %s, %s, %s or %s",
-			op, api.OpDeploy, api.OpList, api.OpInfo, api.OpRemove)
+		err = api.Errorf(api.CodeNotFound, "unknown operation %q; want %s, %s, %s, %s, %s or %s",
+			op, api.OpDeploy, api.OpList, api.OpInfo, api.OpRemove, api.OpVersions, api.OpRollback)
 	}
 	return s.envelope(ctx, log, result, err)
 }

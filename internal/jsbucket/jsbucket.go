@@ -1,7 +1,8 @@
 // Package jsbucket opens natsfn's JetStream buckets and streams: it binds to
 // one that exists and creates one that does not, with as many replicas as
-// asked and the cluster can place, and it never lowers the replicas of one
-// that exists (an operator's `nats kv edit --replicas 3` stays).
+// asked and the cluster can place, and it never lowers the replicas, nor a
+// KV bucket's history, of one that exists (an operator's `nats kv edit
+// --replicas 3` stays).
 //
 // A bucket that exists is updated only when this version's limits differ
 // or its replicas are below those asked: nodes that agree bind without
@@ -145,7 +146,9 @@ func KeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValu
 	default:
 		want := *have
 		want.Description = cfg.Description
-		want.MaxMsgsPerSubject = int64(orDefault(cfg.History, 0, 1))
+		// History, like replicas, is raised and never lowered: versions
+		// an operator chose to keep stay kept.
+		want.MaxMsgsPerSubject = max(have.MaxMsgsPerSubject, int64(orDefault(cfg.History, 0, 1)))
 		want.MaxMsgSize = orDefault(cfg.MaxValueSize, 0, -1)
 		want.MaxBytes = orDefault(cfg.MaxBytes, 0, -1)
 		want.MaxAge = cfg.TTL

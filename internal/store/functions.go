@@ -17,13 +17,15 @@ import (
 
 // Put stores bundle as the function's code and then info as its desired
 // state, so a watcher that sees the new state finds the new bundle. It fills
-// in BundleDigest and BundleSize from bundle, DeployedAt when it is zero, and
-// Revision, and returns the stored info.
+// in BundleDigest and BundleSize from bundle, DeployedAt when it is zero,
+// Version (one more than the current's) and Revision, and returns the
+// stored info.
 //
 // Bundles are named by content and the spec is written only if it did not
 // change since this Put read it (a Put that loses the race starts over), so
 // concurrent deploys of one function end with a spec whose bundle exists.
-// The bundle the new spec replaces is deleted.
+// The bucket keeps the last api.KeptVersions versions of each function;
+// a bundle no kept version names any more is deleted.
 func (s *Store) Put(ctx context.Context, info api.FunctionInfo, bundle []byte) (*api.FunctionInfo, error) {
 	if err := validateNames(info.Spec.Namespace, info.Spec.Name); err != nil {
 		return nil, err
@@ -34,19 +36,27 @@ func (s *Store) Put(ctx context.Context, info api.FunctionInfo, bundle []byte) (
 	if info.DeployedAt.IsZero() {
 		info.DeployedAt = time.Now().UTC()
 	}
-	value, err := json.Marshal(info)
-	if err != nil {
-		return nil, fmt.Errorf("natsfn: encode function: %w", err)
-	}
 	key := info.Spec.Key()
 	object := bundleObject(&info)
 	if err := s.putBundle(ctx, object, bundle); err != nil {
 		return nil, err
 	}
 	for range putConflictRetries {
-		prev, err := s.current(ctx, key)
+		kept, err := s.history(ctx, key)
 		if err != nil {
 			return nil, err
+		}
+		var prev *api.FunctionInfo
+		if len(kept) > 0 {
+			prev = &kept[0]
+		}
+		info.Version = 1
+		if prev != nil {
+			info.Version = prev.Version + 1
+		}
+		value, err := json.Marshal(info)
+		if err != nil {
+			return nil, fmt.Errorf("natsfn: encode function: %w", err)
 		}
 		var rev uint64
 		if prev == nil {
@@ -60,11 +70,8 @@ func (s *Store) Put(ctx context.Context, info api.FunctionInfo, bundle []byte) (
 		if err != nil {
 			return nil, fmt.Errorf("natsfn: store function %s: %w", key, err)
 		}
-		if prev != nil && prev.BundleDigest != info.BundleDigest {
-			// Best effort: a leftover bundle costs space, not correctness.
-			_ = s.bundles.Delete(ctx, bundleObject(prev))
-		}
 		info.Revision = rev
+		s.dropUnkeptBundles(ctx, key, kept)
 		return &info, nil
 	}
 	return nil, fmt.Errorf("%w: %s", ErrConflict, key)
@@ -84,24 +91,6 @@ func (s *Store) putBundle(ctx context.Context, object string, bundle []byte) err
 		return fmt.Errorf("natsfn: store bundle %s: %w", object, err)
 	}
 	return nil
-}
-
-// current returns the stored state of key with its revision, or nil when
-// there is none (a deleted key counts as none: Create handles its marker).
-// A value that does not decode is returned empty, so it can be replaced.
-func (s *Store) current(ctx context.Context, key string) (*api.FunctionInfo, error) {
-	e, err := s.functions.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("natsfn: read function %s: %w", key, err)
-	}
-	info, err := decodeInfo(e)
-	if err != nil {
-		return &api.FunctionInfo{Revision: e.Revision()}, nil
-	}
-	return info, nil
 }
 
 // Get returns a function's desired state, or ErrNotFound.
@@ -156,26 +145,37 @@ func (s *Store) List(ctx context.Context, namespace string) ([]api.FunctionInfo,
 	}
 }
 
-// Delete removes a function's desired state and then its bundle. It returns
-// ErrNotFound when there is nothing to remove.
+// Delete removes a function's desired state, every version of it, and
+// then their bundles. It returns ErrNotFound when there is nothing to
+// remove.
 func (s *Store) Delete(ctx context.Context, namespace, name string) error {
-	info, err := s.Get(ctx, namespace, name)
+	if err := validateNames(namespace, name); err != nil {
+		return err
+	}
+	key := api.FunctionKey(namespace, name)
+	kept, err := s.history(ctx, key)
 	if err != nil {
 		return err
 	}
-	key := info.Spec.Key()
-	// Only the revision read above is deleted: a deploy that came in between
-	// stays.
-	err = s.functions.Delete(ctx, key, jetstream.LastRevision(info.Revision))
+	if len(kept) == 0 {
+		return fmt.Errorf("%w: %s/%s", ErrNotFound, namespace, name)
+	}
+	// Only the revision read above is removed: a deploy that came in
+	// between stays. A purge drops the older versions too, whose bundles
+	// go below: a function of this name deployed later starts at
+	// version 1.
+	err = s.functions.Purge(ctx, key, jetstream.LastRevision(kept[0].Revision))
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
 		return fmt.Errorf("%w: %s", ErrConflict, key)
 	}
 	if err != nil {
 		return fmt.Errorf("natsfn: delete function %s: %w", key, err)
 	}
-	err = s.bundles.Delete(ctx, bundleObject(info))
-	if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-		return fmt.Errorf("natsfn: delete bundle of %s: %w", key, err)
+	for _, digest := range bundleDigests(kept) {
+		err = s.bundles.Delete(ctx, key+"."+strings.TrimPrefix(digest, "sha256:"))
+		if err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return fmt.Errorf("natsfn: delete bundle of %s: %w", key, err)
+		}
 	}
 	return nil
 }
@@ -217,5 +217,6 @@ func decodeInfo(e jetstream.KeyValueEntry) (*api.FunctionInfo, error) {
 		return nil, fmt.Errorf("natsfn: function %s holds the spec of %s", e.Key(), info.Spec.Key())
 	}
 	info.Revision = e.Revision()
+	info.Version = max(info.Version, 1) // stored before versions were counted
 	return &info, nil
 }

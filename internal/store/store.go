@@ -166,15 +166,17 @@ func functionsConfig(replicas int) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
 		Bucket:      api.FunctionsBucket,
 		Description: "natsfn desired state: one FunctionInfo per <namespace>.<name>",
-		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
+		// The versions a rollback can go back to.
+		History:  api.KeptVersions,
+		Storage:  jetstream.FileStorage,
+		Replicas: replicas,
 	}
 }
 
 func bundlesConfig(replicas int) jetstream.ObjectStoreConfig {
 	return jetstream.ObjectStoreConfig{
 		Bucket:      api.BundlesBucket,
-		Description: "natsfn bundles: one script per <namespace>.<name>",
+		Description: "natsfn bundles: <namespace>.<name>.<digest>, one per version the functions bucket keeps",
 		Storage:     jetstream.FileStorage,
 		Replicas:    replicas,
 	}

@@ -199,26 +199,6 @@ func objects(t *testing.T, js jetstream.JetStream) []string {
 	return names
 }
 
-func TestOldBundlesAreDeleted(t *testing.T) {
-	st, js := open(t)
-	ctx := t.Context()
-	for _, code := range []string{"v1", "v2", "v2", "v3"} {
-		if _, err := st.Put(ctx, info("default", "f", "f"), []byte(code)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := "default.f." + strings.TrimPrefix(api.Digest([]byte("v3")), "sha256:")
-	if got := objects(t, js); len(got) != 1 || got[0] != want {
-		t.Errorf("bundles after redeploys = %v, want [%s]", got, want)
-	}
-	if err := st.Delete(ctx, "default", "f"); err != nil {
-		t.Fatal(err)
-	}
-	if got := objects(t, js); len(got) != 0 {
-		t.Errorf("bundles after delete = %v, want none", got)
-	}
-}
-
 func TestConcurrentPutsConverge(t *testing.T) {
 	st, _ := open(t)
 	ctx := t.Context()
