@@ -3,10 +3,10 @@ package engine
 import (
 	"errors"
 
+	v8 "github.com/tommie/v8go"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/transform"
-	v8 "github.com/tommie/v8go"
 )
 
 // The Encoding standard's legacy encodings for TextDecoder
