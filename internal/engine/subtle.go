@@ -46,21 +46,23 @@ type subtleReq struct {
 	SaltLength int    `json:"saltLength"`
 	TagLength  int    `json:"tagLength"`
 	Iterations int    `json:"iterations"`
-	Segs       []int  `json:"segs"`
+	Segs       []int  `json:"-"` // the native's further arguments
 }
 
 // subtleResp is the answer: Out are the lengths of the result segments.
 type subtleResp struct {
-	Out     []int             `json:"out,omitempty"`
-	Grow    int               `json:"grow,omitempty"`
-	OK      bool              `json:"ok,omitempty"`
-	JWK     map[string]string `json:"jwk,omitempty"`
-	Type    string            `json:"type,omitempty"`
-	Curve   string            `json:"curve,omitempty"`
-	Bits    int               `json:"bits,omitempty"` // AES/HMAC key length, RSA modulus length
-	PubExp  int               `json:"publicExponent,omitempty"`
-	Error   string            `json:"error,omitempty"` // a DOMException name
-	Message string            `json:"message,omitempty"`
+	// Every field is always there: JS reads the answer's own properties
+	// only, never ones user code may have put on Object.prototype.
+	Out     []int             `json:"out"`
+	Grow    int               `json:"grow"`
+	OK      bool              `json:"ok"`
+	JWK     map[string]string `json:"jwk"`
+	Type    string            `json:"type"`
+	Curve   string            `json:"curve"`
+	Bits    int               `json:"bits"` // AES/HMAC key length, RSA modulus length
+	PubExp  int               `json:"publicExponent"`
+	Error   string            `json:"error"` // a DOMException name
+	Message string            `json:"message"`
 }
 
 // domError is an error JS throws as a DOMException of that name.
@@ -108,11 +110,16 @@ func init() {
 		sum := hh.Sum(i.web.data()[:0])
 		return v8.NewValue(i.iso, int32(len(sum)))
 	})
-	// subtle(request JSON) -> response JSON; see subtleReq and subtleResp.
+	// subtle(request JSON, segment lengths...) -> response JSON; see
+	// subtleReq and subtleResp.
 	registerNative("subtle", func(i *Isolate, info *v8.FunctionCallbackInfo) (*v8.Value, error) {
+		args := info.Args()
 		var req subtleReq
-		if err := json.Unmarshal([]byte(strArg(info.Args(), 0)), &req); err != nil {
+		if err := json.Unmarshal([]byte(strArg(args, 0)), &req); err != nil {
 			return nil, err
+		}
+		for k := 1; k < len(args); k++ {
+			req.Segs = append(req.Segs, intArg(args, k))
 		}
 		resp := i.subtle(&req)
 		b, err := json.Marshal(resp)
@@ -151,6 +158,7 @@ func (i *Isolate) subtle(req *subtleReq) *subtleResp {
 		return &subtleResp{Grow: total}
 	}
 	off = 0
+	resp.Out = make([]int, 0, len(outs))
 	for _, o := range outs {
 		copy(i.web.data()[off:], o)
 		resp.Out = append(resp.Out, len(o))

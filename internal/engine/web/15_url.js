@@ -20,6 +20,10 @@
   const SymbolIterator = Symbol.iterator;
   const urlParse = natives.urlParse, urlSet = natives.urlSet;
 
+  // add appends v to a without running a setter user code put on
+  // Array.prototype.
+  const add = (a, v) => defineProperty(a, a.length, { __proto__: null, value: v, writable: true, enumerable: true, configurable: true });
+
   // usv converts to a USVString: lone surrogates become U+FFFD.
   const usv = (v) => toWellFormed(toStr(v));
 
@@ -57,7 +61,7 @@
       const eq = indexOf(part, '=');
       const name = eq < 0 ? part : strSlice(part, 0, eq);
       const value = eq < 0 ? '' : strSlice(part, eq + 1);
-      list[list.length] = [formDecode(name), formDecode(value)];
+      add(list, [formDecode(name), formDecode(value)]);
     }
     return list;
   }
@@ -108,9 +112,9 @@
           for (const pair of init) {
             if ((typeof pair !== 'object' || pair === null) && typeof pair !== 'function') throw new TypeErrorCtor('URLSearchParams: each pair must be a sequence');
             const items = [];
-            for (const x of pair) items[items.length] = usv(x);
+            for (const x of pair) add(items, usv(x));
             if (items.length !== 2) throw new TypeErrorCtor('URLSearchParams: each pair must have exactly two items');
-            this.#list[this.#list.length] = items;
+            add(this.#list, items);
           }
         } else {
           const keys = ownKeys(init);
@@ -119,7 +123,7 @@
             if (typeof k !== 'string') continue;
             const d = getOwnPropertyDescriptor(init, k);
             if (d === undefined || !d.enumerable) continue;
-            this.#list[this.#list.length] = [usv(k), usv(init[k])];
+            add(this.#list, [usv(k), usv(init[k])]);
           }
         }
         return;
@@ -132,7 +136,7 @@
     get size() { return this.#list.length; }
     append(name, value) {
       if (arguments.length < 2) throw new TypeErrorCtor('URLSearchParams.append: 2 arguments required');
-      this.#list[this.#list.length] = [usv(name), usv(value)];
+      add(this.#list, [usv(name), usv(value)]);
       this.#update();
     }
     delete(name, value = undefined) {
@@ -142,7 +146,7 @@
       const list = this.#list, kept = [];
       for (let i = 0; i < list.length; i++) {
         if (list[i][0] === name && (value === undefined || list[i][1] === value)) continue;
-        kept[kept.length] = list[i];
+        add(kept, list[i]);
       }
       this.#list = kept;
       this.#update();
@@ -158,7 +162,7 @@
       if (arguments.length < 1) throw new TypeErrorCtor('URLSearchParams.getAll: 1 argument required');
       name = usv(name);
       const list = this.#list, out = [];
-      for (let i = 0; i < list.length; i++) if (list[i][0] === name) out[out.length] = list[i][1];
+      for (let i = 0; i < list.length; i++) if (list[i][0] === name) add(out, list[i][1]);
       return out;
     }
     has(name, value = undefined) {
@@ -177,10 +181,10 @@
       const list = this.#list, kept = [];
       let found = false;
       for (let i = 0; i < list.length; i++) {
-        if (list[i][0] !== name) { kept[kept.length] = list[i]; continue; }
-        if (!found) { found = true; kept[kept.length] = [name, value]; }
+        if (list[i][0] !== name) { add(kept, list[i]); continue; }
+        if (!found) { found = true; add(kept, [name, value]); }
       }
-      if (!found) kept[kept.length] = [name, value];
+      if (!found) add(kept, [name, value]);
       this.#list = kept;
       this.#update();
     }

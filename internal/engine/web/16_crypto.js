@@ -23,45 +23,59 @@
   const nativeSubtle = natives.subtle, nativeDigest = natives.subtleDigest;
   const oldCrypto = globalThis.crypto;
 
-  const copy = (a) => { const out = []; for (let i = 0; i < a.length; i++) out[i] = a[i]; return out; };
+  const copy = (a) => { const out = []; for (let i = 0; i < a.length; i++) add(out, a[i]); return out; };
   const fail = (name, message) => new DOMExceptionCtor(message, name);
 
-  // ---- Go calls. segs are genuine Uint8Arrays put one after another.
+  // ---- Go calls. segs (at most four) are genuine Uint8Arrays put one
+  // after another; their lengths follow the request as arguments. The
+  // answer's results are in r.b0 and r.b1. User code may have put getters
+  // and setters on Object.prototype and Array.prototype, so what is made
+  // here has no prototype or is read through own properties only (see
+  // subtleResp in subtle.go).
   function call(req, segs) {
-    let total = 0;
-    const lens = [];
-    for (let i = 0; i < segs.length; i++) { lens[i] = taLength(segs[i]); total += lens[i]; }
-    req.segs = lens;
+    const n = segs.length;
+    const l0 = n > 0 ? taLength(segs[0]) : 0, l1 = n > 1 ? taLength(segs[1]) : 0;
+    const l2 = n > 2 ? taLength(segs[2]) : 0, l3 = n > 3 ? taLength(segs[3]) : 0;
+    const total = l0 + l1 + l2 + l3;
     const text = jsonStringify(req);
     for (;;) {
       scratch.reserve(total);
-      let off = 0;
-      for (let i = 0; i < segs.length; i++) { scratch.put(segs[i], off); off += lens[i]; }
-      const r = jsonParse(nativeSubtle(text));
-      if (r.grow) { scratch.reserve(r.grow > total ? r.grow : total); continue; }
-      if (r.error) throw fail(r.error, r.message);
-      r.bufs = [];
-      let o = 0;
-      const outs = r.out || [];
-      for (let i = 0; i < outs.length; i++) { r.bufs[i] = scratch.take(o, outs[i]); o += outs[i]; }
-      return r;
+      if (n > 0) scratch.put(segs[0], 0);
+      if (n > 1) scratch.put(segs[1], l0);
+      if (n > 2) scratch.put(segs[2], l0 + l1);
+      if (n > 3) scratch.put(segs[3], l0 + l1 + l2);
+      const answer = n === 0 ? nativeSubtle(text) : n === 1 ? nativeSubtle(text, l0) : n === 2 ? nativeSubtle(text, l0, l1)
+        : n === 3 ? nativeSubtle(text, l0, l1, l2) : nativeSubtle(text, l0, l1, l2, l3);
+      const r = jsonParse(answer);
+      if (r.grow > 0) { scratch.reserve(r.grow > total ? r.grow : total); continue; }
+      if (r.error !== '') throw fail(r.error, r.message);
+      const out = r.out;
+      const res = { __proto__: null, r, b0: undefined, b1: undefined };
+      if (out.length > 0) res.b0 = scratch.take(0, out[0]);
+      if (out.length > 1) res.b1 = scratch.take(out[0], out[1]);
+      return res;
     }
   }
+  // add appends v to the array a without running a setter user code put
+  // on Array.prototype; prop defines a data property likewise.
+  function prop(o, k, v) { defineProperty(o, k, { __proto__: null, value: v, writable: true, enumerable: true, configurable: true }); }
+  const add = (a, v) => prop(a, a.length, v);
   const bytesOf = (buf) => new U8(buf);
   const EMPTY = new U8(0);
 
   // ---- algorithm names and parameters
-  const NAMES = {};
+  const NAMES = { __proto__: null };
   for (const n of ['SHA-1', 'SHA-256', 'SHA-384', 'SHA-512', 'HMAC', 'AES-GCM', 'AES-CBC', 'AES-CTR', 'AES-KW', 'ECDSA', 'ECDH',
     'Ed25519', 'X25519', 'RSASSA-PKCS1-v1_5', 'RSA-PSS', 'RSA-OAEP', 'PBKDF2', 'HKDF']) NAMES[toLowerCase(n)] = n;
-  const HASHES = { 'SHA-1': 1, 'SHA-256': 1, 'SHA-384': 1, 'SHA-512': 1 };
-  const CURVES = { 'P-256': 1, 'P-384': 1, 'P-521': 1 };
-  const SECRET = { HMAC: 1, 'AES-GCM': 1, 'AES-CBC': 1, 'AES-CTR': 1, PBKDF2: 1, HKDF: 1 };
-  const AES = { 'AES-GCM': 1, 'AES-CBC': 1, 'AES-CTR': 1 };
-  const RSA = { 'RSASSA-PKCS1-v1_5': 1, 'RSA-PSS': 1, 'RSA-OAEP': 1 };
+  const HASHES = { __proto__: null, 'SHA-1': 1, 'SHA-256': 1, 'SHA-384': 1, 'SHA-512': 1 };
+  const CURVES = { __proto__: null, 'P-256': 1, 'P-384': 1, 'P-521': 1 };
+  const SECRET = { __proto__: null, HMAC: 1, 'AES-GCM': 1, 'AES-CBC': 1, 'AES-CTR': 1, PBKDF2: 1, HKDF: 1 };
+  const AES = { __proto__: null, 'AES-GCM': 1, 'AES-CBC': 1, 'AES-CTR': 1 };
+  const RSA = { __proto__: null, 'RSASSA-PKCS1-v1_5': 1, 'RSA-PSS': 1, 'RSA-OAEP': 1 };
   // Which usages each algorithm's keys allow: [secret or private, public].
   const SIGN = [['sign'], ['verify']];
   const USAGES = {
+    __proto__: null,
     HMAC: [['sign', 'verify']], 'AES-GCM': [['encrypt', 'decrypt', 'wrapKey', 'unwrapKey']],
     ECDSA: SIGN, Ed25519: SIGN, 'RSASSA-PKCS1-v1_5': SIGN, 'RSA-PSS': SIGN,
     'RSA-OAEP': [['decrypt', 'unwrapKey'], ['encrypt', 'wrapKey']],
@@ -69,6 +83,7 @@
     PBKDF2: [['deriveKey', 'deriveBits']], HKDF: [['deriveKey', 'deriveBits']],
   };
   USAGES['AES-CBC'] = USAGES['AES-CTR'] = USAGES['AES-GCM'];
+  for (const k in USAGES) if (USAGES[k].length === 2) USAGES[k][2] = USAGES[k][0].concat(USAGES[k][1]);
   const ALL_USAGES = ['encrypt', 'decrypt', 'sign', 'verify', 'deriveKey', 'deriveBits', 'wrapKey', 'unwrapKey'];
 
   // normalize turns an AlgorithmIdentifier into an object with the
@@ -106,7 +121,7 @@
       if (!known) throw new TypeErrorCtor('unknown key usage ' + s);
       let dup = false;
       for (let i = 0; i < out.length; i++) if (out[i] === s) dup = true;
-      if (!dup) out[out.length] = s;
+      if (!dup) add(out, s);
     }
     return out;
   }
@@ -119,7 +134,7 @@
   }
   const only = (usages, allowed) => {
     const out = [];
-    for (let i = 0; i < usages.length; i++) for (let j = 0; j < allowed.length; j++) if (allowed[j] === usages[i]) out[out.length] = usages[i];
+    for (let i = 0; i < usages.length; i++) for (let j = 0; j < allowed.length; j++) if (allowed[j] === usages[i]) add(out, usages[i]);
     return out;
   };
   const hashBlockBits = (h) => (h === 'SHA-384' || h === 'SHA-512' ? 1024 : 512);
@@ -172,23 +187,23 @@
   // keyAlgorithm is what key.algorithm shows, from the normalized import or
   // generate parameters and Go's answer.
   function keyAlgorithm(name, p, r) {
-    if (name === 'HMAC') return { name, hash: { name: p.hash }, length: r.bits };
-    if (AES[name]) return { name, length: r.bits };
-    if (name === 'ECDSA' || name === 'ECDH') return { name, namedCurve: p.curve };
+    if (name === 'HMAC') return { __proto__: null, name, hash: { __proto__: null, name: p.hash }, length: r.bits };
+    if (AES[name]) return { __proto__: null, name, length: r.bits };
+    if (name === 'ECDSA' || name === 'ECDH') return { __proto__: null, name, namedCurve: p.curve };
     if (RSA[name]) {
       let e = r.publicExponent, len = 0;
       for (let v = e; v > 0; v = (v - (v % 256)) / 256) len++;
       const exp = new U8(len);
       for (let i = len - 1; i >= 0; i--) { exp[i] = e % 256; e = (e - (e % 256)) / 256; }
-      return { name, modulusLength: r.bits, publicExponent: exp, hash: { name: p.hash } };
+      return { __proto__: null, name, modulusLength: r.bits, publicExponent: exp, hash: { __proto__: null, name: p.hash } };
     }
-    return { name };
+    return { __proto__: null, name };
   }
 
   // keyParams reads what importKey and generateKey need from the algorithm.
   function keyParams(n, generate) {
     const { alg, name } = n;
-    const p = { name, hash: '', curve: '', length: -1 };
+    const p = { __proto__: null, name, hash: '', curve: '', length: -1 };
     if (name === 'HMAC') {
       p.hash = hashParam(alg.hash);
       if (alg.length !== undefined) {
@@ -223,7 +238,7 @@
 
   // ---- JWK
   const JWK_FIELDS = ['kty', 'crv', 'k', 'x', 'y', 'd', 'n', 'e', 'p', 'q', 'dp', 'dq', 'qi'];
-  const HASH_SUFFIX = { 'SHA-1': '1', 'SHA-256': '256', 'SHA-384': '384', 'SHA-512': '512' };
+  const HASH_SUFFIX = { __proto__: null, 'SHA-1': '1', 'SHA-256': '256', 'SHA-384': '384', 'SHA-512': '512' };
   function jwkAlg(name, p, bits) {
     const h = HASH_SUFFIX[p.hash];
     switch (name) {
@@ -234,17 +249,17 @@
       case 'RSASSA-PKCS1-v1_5': return 'RS' + h;
       case 'RSA-PSS': return 'PS' + h;
       case 'RSA-OAEP': return p.hash === 'SHA-1' ? 'RSA-OAEP' : 'RSA-OAEP-' + h;
-      case 'ECDSA': return { 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' }[p.curve];
+      case 'ECDSA': return { __proto__: null, 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' }[p.curve];
       case 'Ed25519': return 'Ed25519';
     }
     return undefined;
   }
   function checkJWK(jwk, name, p, usages, extractable) {
     if (typeof jwk !== 'object' || jwk === null) throw new TypeErrorCtor('a jwk key must be an object');
-    const out = {};
+    const out = { __proto__: null };
     for (let i = 0; i < JWK_FIELDS.length; i++) {
       const v = jwk[JWK_FIELDS[i]];
-      if (v !== undefined) out[JWK_FIELDS[i]] = toStr(v);
+      if (v !== undefined) prop(out, JWK_FIELDS[i], toStr(v));
     }
     if (jwk.ext === false && extractable) throw fail('DataError', 'the JWK is not extractable');
     if (jwk.key_ops !== undefined) {
@@ -277,7 +292,7 @@
     if (!USAGES[name]) throw fail('NotSupportedError', name + ' keys cannot be imported');
     extractable = !!extractable;
     const usages = usagesParam(keyUsages);
-    const req = { op: 'import', alg: name, hash: p.hash, curve: p.curve, format, length: p.length };
+    const req = { __proto__: null, op: 'import', jwk: '', alg: name, hash: p.hash, curve: p.curve, format, length: p.length };
     let segs = [];
     if (format === 'jwk') req.jwk = jsonStringify(checkJWK(keyData, name, p, usages, extractable));
     else if (format === 'raw' || format === 'spki' || format === 'pkcs8') segs = [bytesParam(keyData, 'keyData')];
@@ -285,12 +300,12 @@
     if ((name === 'PBKDF2' || name === 'HKDF') && (format !== 'raw' || extractable)) {
       throw fail(format !== 'raw' ? 'NotSupportedError' : 'SyntaxError', name + ' keys are imported raw and not extractable');
     }
-    const r = call(req, segs);
+    const res = call(req, segs), r = res.r;
     const type = r.type;
     const allowed = USAGES[name];
     checkUsages(usages, type === 'public' ? allowed[1] : allowed[0]);
     if (type !== 'public' && usages.length === 0) throw fail('SyntaxError', 'a ' + type + ' key needs at least one usage');
-    return newKey(type, extractable, keyAlgorithm(name, p, r), usages, bytesOf(r.bufs[0]));
+    return newKey(type, extractable, keyAlgorithm(name, p, r), usages, bytesOf(res.b0));
   }
 
   function exportKey(format, key) {
@@ -298,13 +313,13 @@
     const k = st(key);
     if (!k.extractable) throw fail('InvalidAccessError', 'the key is not extractable');
     const alg = k.algorithm;
-    const r = call({ op: 'export', alg: alg.name, type: k.type, format }, [k.material]);
-    if (format !== 'jwk') return r.bufs[0];
-    const jwk = r.jwk;
-    const a = jwkAlg(alg.name, { hash: alg.hash ? alg.hash.name : '', curve: alg.namedCurve }, alg.length);
-    if (a !== undefined) jwk.alg = a;
-    jwk.key_ops = copy(k.usages);
-    jwk.ext = k.extractable;
+    const res = call({ __proto__: null, op: 'export', alg: alg.name, type: k.type, format }, [k.material]);
+    if (format !== 'jwk') return res.b0;
+    const jwk = res.r.jwk;
+    const a = jwkAlg(alg.name, { __proto__: null, hash: alg.hash ? alg.hash.name : '', curve: alg.namedCurve }, alg.length);
+    if (a !== undefined) prop(jwk, 'alg', a);
+    prop(jwk, 'key_ops', copy(k.usages));
+    prop(jwk, 'ext', k.extractable);
     return jwk;
   }
 
@@ -316,18 +331,18 @@
     extractable = !!extractable;
     const usages = usagesParam(keyUsages);
     const allowed = USAGES[name];
-    checkUsages(usages, allowed.length === 1 ? allowed[0] : [...allowed[0], ...allowed[1]]);
-    const r = call({ op: 'generate', alg: name, hash: p.hash, curve: p.curve, length: p.length }, []);
-    const algo = keyAlgorithm(name, p, r);
+    checkUsages(usages, allowed.length === 1 ? allowed[0] : allowed[2]);
+    const res = call({ __proto__: null, op: 'generate', alg: name, hash: p.hash, curve: p.curve, length: p.length }, []);
+    const algo = keyAlgorithm(name, p, res.r);
     if (SECRET[name]) {
       if (usages.length === 0) throw fail('SyntaxError', 'a secret key needs at least one usage');
-      return newKey('secret', extractable, algo, usages, bytesOf(r.bufs[0]));
+      return newKey('secret', extractable, algo, usages, bytesOf(res.b0));
     }
     const privUsages = only(usages, allowed[0]);
     if (privUsages.length === 0) throw fail('SyntaxError', 'the private key needs at least one usage');
     return {
-      privateKey: newKey('private', extractable, algo, privUsages, bytesOf(r.bufs[0])),
-      publicKey: newKey('public', true, algo, only(usages, allowed[1]), bytesOf(r.bufs[1])),
+      privateKey: newKey('private', extractable, algo, privUsages, bytesOf(res.b0)),
+      publicKey: newKey('public', true, algo, only(usages, allowed[1]), bytesOf(res.b1)),
     };
   }
 
@@ -342,7 +357,7 @@
 
   function signParams(n, k) {
     const { alg, name } = n;
-    const req = { alg: name, hash: k.algorithm.hash ? k.algorithm.hash.name : '' };
+    const req = { __proto__: null, op: '', alg: name, hash: k.algorithm.hash ? k.algorithm.hash.name : '', saltLength: 0 };
     if (name === 'ECDSA') req.hash = hashParam(alg.hash);
     if (name === 'RSA-PSS') {
       req.saltLength = +alg.saltLength;
@@ -355,14 +370,14 @@
     const d = bytesParam(data, 'data');
     const req = signParams(n, useKey(key, n.name, 'sign'));
     req.op = 'sign';
-    return call(req, [keyData(key), d]).bufs[0];
+    return call(req, [keyData(key), d]).b0;
   }
   function verify(algorithm, key, signature, data) {
     const n = normalize(algorithm);
     const s = bytesParam(signature, 'signature'), d = bytesParam(data, 'data');
     const req = signParams(n, useKey(key, n.name, 'verify'));
     req.op = 'verify';
-    return !!call(req, [keyData(key), s, d]).ok;
+    return call(req, [keyData(key), s, d]).r.ok === true;
   }
 
   function crypt(op, algorithm, key, data, usage = op) {
@@ -370,7 +385,7 @@
     const { alg, name } = n;
     const d = bytesParam(data, 'data');
     const k = useKey(key, name, usage);
-    const req = { op, alg: name };
+    const req = { __proto__: null, op, alg: name, tagLength: 0, length: 0, hash: '' };
     let segs;
     if (name === 'AES-GCM') {
       req.tagLength = alg.tagLength === undefined ? 128 : +alg.tagLength;
@@ -387,7 +402,7 @@
       req.hash = k.algorithm.hash.name;
       segs = [keyData(key), alg.label === undefined ? EMPTY : bytesParam(alg.label, 'label'), d];
     } else throw fail('NotSupportedError', name + ' cannot ' + op);
-    return call(req, segs).bufs[0];
+    return call(req, segs).b0;
   }
 
   function deriveBits(algorithm, baseKey, length) {
@@ -396,7 +411,7 @@
     return derive(alg, name, useKey(baseKey, name, 'deriveBits'), length);
   }
   function derive(alg, name, base, length) {
-    const req = { op: 'derive', alg: name, length: length === undefined || length === null ? -1 : +length };
+    const req = { __proto__: null, op: 'derive', alg: name, hash: '', iterations: 0, length: length === undefined || length === null ? -1 : +length };
     let segs;
     if (name === 'PBKDF2' || name === 'HKDF') {
       req.hash = hashParam(alg.hash);
@@ -416,7 +431,7 @@
       }
       segs = [base.material, pub.material];
     } else throw fail('NotSupportedError', name + ' cannot derive');
-    return call(req, segs).bufs[0];
+    return call(req, segs).b0;
   }
   function deriveKey(algorithm, baseKey, derivedKeyType, extractable, keyUsages) {
     const n = normalize(algorithm);
