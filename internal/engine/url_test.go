@@ -97,3 +97,73 @@ func checkWPT(t *testing.T, r wptResult, known map[string]bool) {
 		}
 	}
 }
+
+// TestURLSearchParamsWPT runs WPT's application/x-www-form-urlencoded
+// parser cases through new URLSearchParams(input).
+func TestURLSearchParamsWPT(t *testing.T) {
+	r := runWPT(t, "urlencoded-parser.json", `(s, p) => {
+		let pass = 0; const fails = [];
+		for (const c of p.json()) {
+			const got = JSON.stringify([...new URLSearchParams(c.input)]);
+			if (got === JSON.stringify(c.output)) pass++;
+			else fails.push(JSON.stringify(c.input) + ': ' + got);
+		}
+		return { pass, fails };
+	}`)
+	checkWPT(t, r, nil)
+}
+
+// TestURLSearchParams checks the rest of the interface and the URL's live
+// binding with its searchParams.
+func TestURLSearchParams(t *testing.T) {
+	src := `() => {
+		const out = {};
+		const err = (f) => { try { f(); return 'no error'; } catch (e) { return e.name; } };
+		out.init = [new URLSearchParams('?a=1&b=2').toString(), new URLSearchParams([['a', '1'], ['b', 'x y']]).toString(),
+			new URLSearchParams({ a: 'b c', 'é': '~*' }).toString(), new URLSearchParams(new URLSearchParams('x=1')).toString(),
+			err(() => new URLSearchParams([['a']])), err(() => new URLSearchParams([['a', 'b', 'c']])), err(() => new URLSearchParams([1])),
+			new URLSearchParams('a=\ud800').get('a')];
+		const p = new URLSearchParams('a=1&b=2&a=3&c=4');
+		out.ops = [p.size, p.get('a'), p.getAll('a').join(), p.get('z'), p.has('a'), p.has('a', '3'), p.has('a', '9')];
+		p.delete('a', '1'); out.afterDeleteValue = p.toString();
+		p.delete('a'); out.afterDelete = p.toString();
+		p.set('b', 'x'); p.append('b', 'y'); p.set('b', 'z'); out.afterSet = p.toString();
+		const sorted = (q) => { const s = new URLSearchParams(q); s.sort(); return [...s.keys()].join('|') + ' ' + [...s.values()].join('|'); };
+		out.sort = [sorted('z=b&a=b&z=a&a=a'), sorted('\ufffd=x&\ufffc&\ufffd=a'), sorted('\ufb03&\ud83c\udf08')];
+		const seen = []; new URLSearchParams('a=1&b=2').forEach((v, k, o) => seen.push(k + v + (o instanceof URLSearchParams)));
+		out.forEach = seen.join();
+		out.entries = JSON.stringify([...new URLSearchParams('a=1&b=2').entries()]);
+		const u = new URL('https://example.com/path?x=1#h');
+		const sp = u.searchParams;
+		sp.append('y', 'a b');
+		out.live1 = u.href;
+		u.search = '?q=%20z';
+		out.live2 = [sp.get('q'), u.searchParams === sp];
+		sp.delete('q');
+		out.live3 = [u.href, u.search];
+		u.href = 'http://h/?k=v';
+		out.live4 = sp.get('k');
+		u.search = '';
+		out.live5 = [sp.size, u.href];
+		out.setters = (() => { const v = new URL('http://a.example/'); v.port = '8080'; v.pathname = 'a b'; v.hash = 'x'; v.hostname = 'B.example'; v.protocol = 'https'; v.username = 'u@'; return v.href; })();
+		out.statics = [URL.canParse('a', 'http://b/'), URL.canParse('a'), URL.parse('x:y').href, URL.parse('nope'), err(() => new URL('http://[::1')), err(() => { new URL('http://a/').href = 'bad'; })];
+		out.json = JSON.stringify({ u: new URL('HTTP://A.example:80/a/../b') });
+		out.keys = Object.keys(URL.prototype).join();
+		return out;
+	}`
+	iso := newIsolate(t, src, Options{})
+	res := invoke(iso, "")
+	if res.Err != nil {
+		t.Fatalf("%v: %s", res.Err, res.Detail)
+	}
+	want := `{"init":["a=1&b=2","a=1&b=x+y","a=b+c&%C3%A9=%7E*","x=1","TypeError","TypeError","TypeError","�"],` +
+		`"ops":[4,"1","1,3",null,true,true,false],"afterDeleteValue":"b=2&a=3&c=4","afterDelete":"b=2&c=4","afterSet":"b=z&c=4",` +
+		`"sort":["a|a|z|z b|a|b|a","￼|�|� |x|a","🌈|ﬃ |"],"forEach":"a1true,b2true","entries":"[[\"a\",\"1\"],[\"b\",\"2\"]]",` +
+		`"live1":"https://example.com/path?x=1&y=a+b#h","live2":[" z",true],"live3":["https://example.com/path#h",""],"live4":"v",` +
+		`"live5":[0,"http://h/"],"setters":"https://u%40@b.example:8080/a%20b#x",` +
+		`"statics":[true,false,"x:y",null,"TypeError","TypeError"],"json":"{\"u\":\"http://a.example/b\"}",` +
+		`"keys":"href,origin,protocol,username,password,host,hostname,port,pathname,search,searchParams,hash"}`
+	if string(res.Body) != want {
+		t.Fatalf("got  %s\nwant %s", res.Body, want)
+	}
+}
