@@ -27,3 +27,26 @@ func BenchmarkNewURL(b *testing.B) {
 func BenchmarkURLSearchParams(b *testing.B) {
 	benchJS(b, "", `new URL('https://example.com/?a=1&b=two+words&c=%C3%A9').searchParams.get('c');`)
 }
+
+const digestSetup = `const small = new Uint8Array(64), kib = new Uint8Array(1024), mib = new Uint8Array(1 << 20);`
+
+func BenchmarkDigestSHA256_64B(b *testing.B) {
+	benchJS(b, digestSetup, `crypto.subtle.digest('SHA-256', small);`)
+}
+
+func BenchmarkDigestSHA256_1KiB(b *testing.B) {
+	benchJS(b, digestSetup, `crypto.subtle.digest('SHA-256', kib);`)
+}
+
+func BenchmarkDigestSHA256_1MiB(b *testing.B) {
+	benchJS(b, digestSetup, `crypto.subtle.digest('SHA-256', mib);`)
+}
+
+func BenchmarkHMACSign(b *testing.B) {
+	benchJS(b, `let key; crypto.subtle.importKey('raw', new Uint8Array(32), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']).then((k) => { key = k; });
+		const data = new Uint8Array(64);`, `crypto.subtle.sign('HMAC', key, data);`)
+}
+
+func BenchmarkTextDecoderShiftJIS(b *testing.B) {
+	benchJS(b, `const td = new TextDecoder('shift_jis'); const text = new Uint8Array(1024).fill(0x41);`, `td.decode(text);`)
+}
