@@ -110,3 +110,16 @@ func sha256Hex(n int) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// TestScratchShrinks: a large digest grows the extensions' scratch, which
+// is given back at once.
+func TestScratchShrinks(t *testing.T) {
+	iso := newIsolate(t, `async () => new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(16 << 20)))[0]`, Options{})
+	res := invoke(iso, "")
+	if res.Err != nil || string(res.Body) != "8" {
+		t.Fatalf("%v %s %q", res.Err, res.Detail, res.Body)
+	}
+	if n := len(iso.web.buf); n > 1<<20 {
+		t.Fatalf("scratch still %d bytes", n)
+	}
+}

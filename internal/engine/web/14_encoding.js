@@ -32,27 +32,30 @@
   const nativeScratch = natives.scratch, encodingName = natives.encodingName, decodeLegacy = natives.decodeLegacy;
 
   // ---- the scratch: int32 slots in bytes 0..15, data from HEADER on.
-  const HEADER = 16;
-  let size = 64 * 1024;
-  let sab = new SAB(size);
-  let data = new U8(sab, HEADER);
-  let slots = new I32(sab, 0, 4);
-  nativeScratch(sab);
-  // reserve makes room for n data bytes (contents not kept).
-  function reserve(n) {
-    if (HEADER + n <= size) return;
-    if (!(n <= 0x7fffffff - HEADER)) throw new RangeErrorCtor('natsfn: data too large');
-    let s = size;
-    while (s < HEADER + n) s *= 2;
+  const HEADER = 16, START_SIZE = 64 * 1024, TRIM_ABOVE = 4 << 20;
+  let size, sab, data, slots;
+  function adopt(s) {
     const next = new SAB(s);
     nativeScratch(next);
     sab = next; size = s;
     data = new U8(sab, HEADER);
     slots = new I32(sab, 0, 4);
   }
+  adopt(START_SIZE);
+  // reserve makes room for n data bytes (contents not kept).
+  function reserve(n) {
+    if (HEADER + n <= size) return;
+    if (!(n <= 0x7fffffff - HEADER)) throw new RangeErrorCtor('natsfn: data too large');
+    let s = size;
+    while (s < HEADER + n) s *= 2;
+    adopt(s);
+  }
   const scratch = {
     __proto__: null,
     reserve,
+    // done ends a use: a scratch one large call grew is given back, so it
+    // is not kept for as long as the isolate lives.
+    done() { if (size > TRIM_ABOVE) adopt(START_SIZE); },
     // put copies the genuine Uint8Array b to data offset off.
     put(b, off) { taSet(data, b, off); },
     // take copies n data bytes from off into a fresh ArrayBuffer.
@@ -176,6 +179,7 @@
           taSet(data, b);
           s = decodeLegacy(enc, n, !stream);
           used = slots[0];
+          scratch.done();
           if (fatal && indexOf(s, '\ufffd') >= 0) throw new TypeErrorCtor('TextDecoder: the input is not valid ' + enc);
         }
       } catch (e) {

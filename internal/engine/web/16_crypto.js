@@ -53,6 +53,7 @@
       const res = { __proto__: null, r, b0: undefined, b1: undefined };
       if (out.length > 0) res.b0 = scratch.take(0, out[0]);
       if (out.length > 1) res.b1 = scratch.take(out[0], out[1]);
+      scratch.done();
       return res;
     }
   }
@@ -471,7 +472,9 @@
     const n = taLength(d);
     scratch.reserve(n > 64 ? n : 64);
     scratch.put(d, 0);
-    return scratch.take(0, nativeDigest(name, n));
+    const out = scratch.take(0, nativeDigest(name, n));
+    scratch.done();
+    return out;
   }
 
   // promised runs fn at once and settles a Promise with its outcome.
