@@ -23,7 +23,8 @@ const T = (() => {
 	const taBuffer = getOwn(getProto(Uint8Array.prototype), 'buffer').get;
 	const dvBuffer = getOwn(DataView.prototype, 'buffer').get;
 	const mapSet = Map.prototype.set, mapGet = Map.prototype.get;
-	const U8 = Uint8Array, TextDecoderC = TextDecoder;
+	const U8 = Uint8Array, TextDecoderC = TextDecoder, tdDecode = TextDecoder.prototype.decode;
+	const abLength = getOwn(ArrayBuffer.prototype, 'byteLength').get;
 	const seen = new Map();
 	let count = 0, isExchange = null;
 	function exchangeIn(x) {
@@ -34,6 +35,8 @@ const T = (() => {
 	}
 	return {
 		U8,
+		decode: (label, b) => apply(tdDecode, new TextDecoderC(label), [b]),
+		abLength: (b) => apply(abLength, b, []),
 		init() { isExchange = globalThis.__isExchange; delete globalThis.__isExchange; },
 		rec(...xs) {
 			for (let i = 0; i < xs.length; i++) {
@@ -59,6 +62,13 @@ const T = (() => {
 	case 'json': return { s, reply: m.reply, h: m.headers };
 	case 'async': return (async () => { await null; hostServices.kv.keys(); return 'async-ok'; })();
 	case 'random': return crypto.getRandomValues(new T.U8(8));
+	case 'web': return (async () => {
+		const d = T.decode('shift_jis', new T.U8([0x82, 0xa0]));
+		const h = await crypto.subtle.digest('SHA-256', new T.U8([97, 98, 99]));
+		const k = await crypto.subtle.importKey('raw', new T.U8(4), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+		const sig = await crypto.subtle.sign('HMAC', k, new T.U8(1));
+		return d + new T.U8(h)[0] + ':' + T.abLength(sig) + ':' + new URL('http://a/b?c=1').searchParams.get('c');
+	})();
 	case 'console': console.log('line', { a: 1 }, [2]); return;
 	case 'tamper': {
 //SNIPPET
@@ -73,7 +83,8 @@ func tamperProgram(snippet string) string {
 }
 
 // installExchangeProbe gives the script __isExchange(v): whether v is the
-// SharedArrayBuffer the engine uses as the exchange now (the same memory).
+// SharedArrayBuffer the engine uses as the exchange now (the same memory),
+// or the web extensions' scratch.
 func installExchangeProbe(t testing.TB, iso *Isolate) {
 	t.Helper()
 	tmpl := v8.NewFunctionTemplateWithError(iso.iso, func(info *v8.FunctionCallbackInfo) (*v8.Value, error) {
@@ -81,7 +92,8 @@ func installExchangeProbe(t testing.TB, iso *Isolate) {
 		same := false
 		if args := info.Args(); len(args) == 1 && args[0].IsSharedArrayBuffer() {
 			if buf, release, err := args[0].SharedArrayBufferGetContents(); err == nil {
-				same = len(buf) > 0 && len(iso.exchange) > 0 && &buf[0] == &iso.exchange[0]
+				same = len(buf) > 0 && (len(iso.exchange) > 0 && &buf[0] == &iso.exchange[0] ||
+					len(iso.web.buf) > 0 && &buf[0] == &iso.web.buf[0])
 				release()
 			}
 		}
@@ -315,6 +327,7 @@ func checkOrdinaryCalls(t testing.TB, iso *Isolate) {
 		{"json", `{"s":"json","reply":"_INBOX.x","h":{}}`},
 		{"async", "async-ok"},
 		{"console", ""},
+		{"web", "あ186:32:1"},
 		{"echo", payload},
 	} {
 		if res := call(iso, c.subject, payload); res.Err != nil || string(res.Body) != c.want {

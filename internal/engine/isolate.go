@@ -56,6 +56,8 @@ type Isolate struct {
 	// prelude; releaseExchange lets V8 free it once JS drops it too.
 	exchange        []byte
 	releaseExchange func()
+	// web is the web extensions' scratch buffer (scratch.go).
+	web scratch
 
 	// callCtx is the context of the invocation running now; host calls
 	// use it. Only the owning goroutine touches it.
@@ -369,6 +371,7 @@ func (i *Isolate) Dispose() {
 		i.releaseExchange = nil
 	}
 	i.exchange = nil
+	i.web.free()
 	i.ctx.Close()
 	i.iso.Dispose()
 	i.iso = nil

@@ -154,32 +154,41 @@
     return new U8(buf, 0, n);
   }
 
-  // utf8Decode decodes b[start:end] (b a genuine typed array); with fatal,
-  // ill-formed input throws. Code units gather in units, whose elements all
-  // exist from the start: storing into an Array index it lacks would run a
-  // setter user code put on Array.prototype. Full chunks become a string in
-  // one call; the rest (and so any short string) one unit at a time. No user
-  // code runs in here, so units can be shared.
+  // utf8Decode decodes b[start:end] (b a genuine typed array) as the
+  // Encoding standard's UTF-8 decoder does: each maximal ill-formed
+  // subsequence becomes one U+FFFD; with fatal, it throws instead. Code
+  // units gather in units, whose elements all exist from the start: storing
+  // into an Array index it lacks would run a setter user code put on
+  // Array.prototype. Full chunks become a string in one call; the rest (and
+  // so any short string) one unit at a time. No user code runs in here, so
+  // units can be shared.
   const CHUNK = 4096;
   const units = new Array(CHUNK).fill(0);
   function utf8Decode(b, start, end, fatal) {
     let s = '';
     let k = 0;
     for (let i = start; i < end;) {
-      const c = b[i];
-      let cp = 0xfffd, len = 1;
-      if (c < 0x80) { cp = c; }
-      else if (c >= 0xc2 && c <= 0xdf && i + 1 < end && (b[i + 1] & 0xc0) === 0x80) {
-        cp = ((c & 0x1f) << 6) | (b[i + 1] & 0x3f); len = 2;
-      } else if (c >= 0xe0 && c <= 0xef && i + 2 < end && (b[i + 1] & 0xc0) === 0x80 && (b[i + 2] & 0xc0) === 0x80) {
-        cp = ((c & 0x0f) << 12) | ((b[i + 1] & 0x3f) << 6) | (b[i + 2] & 0x3f);
-        if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)) { cp = 0xfffd; len = 1; } else len = 3;
-      } else if (c >= 0xf0 && c <= 0xf4 && i + 3 < end && (b[i + 1] & 0xc0) === 0x80 && (b[i + 2] & 0xc0) === 0x80 && (b[i + 3] & 0xc0) === 0x80) {
-        cp = ((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) | (b[i + 3] & 0x3f);
-        if (cp < 0x10000 || cp > 0x10ffff) { cp = 0xfffd; len = 1; } else len = 4;
+      const c = b[i++];
+      let cp = c;
+      if (c >= 0x80) {
+        // need continuation bytes, the first within [lo, hi], the rest 80..BF.
+        let need = 0, lo = 0x80, hi = 0xbf;
+        if (c >= 0xc2 && c <= 0xdf) { need = 1; cp = c & 0x1f; }
+        else if (c >= 0xe0 && c <= 0xef) { need = 2; cp = c & 0x0f; if (c === 0xe0) lo = 0xa0; else if (c === 0xed) hi = 0x9f; }
+        else if (c >= 0xf0 && c <= 0xf4) { need = 3; cp = c & 0x07; if (c === 0xf0) lo = 0x90; else if (c === 0xf4) hi = 0x8f; }
+        let got = 0;
+        while (got < need && i < end) {
+          const d = b[i];
+          if (d < lo || d > hi) break;
+          cp = (cp << 6) | (d & 0x3f);
+          lo = 0x80; hi = 0xbf;
+          i++; got++;
+        }
+        if (need === 0 || got < need) {
+          if (fatal) throw new TypeErrorCtor('TextDecoder: the input is not valid UTF-8');
+          cp = 0xfffd;
+        }
       }
-      if (fatal && cp === 0xfffd && len === 1 && c >= 0x80) throw new TypeErrorCtor('TextDecoder: the input is not valid UTF-8');
-      i += len;
       if (cp > 0xffff) {
         cp -= 0x10000;
         units[k++] = 0xd800 + (cp >> 10);
@@ -387,27 +396,30 @@
   class TextEncoder {
     get encoding() { return 'utf-8'; }
     encode(s = '') { const b = utf8Encode(s); const out = new U8(taLength(b)); taSet(out, b); return out; }
+    // encodeInto writes whole code points only and says how many UTF-16
+    // code units it read and bytes it wrote.
     encodeInto(s, dest) {
       if (taTag(dest) !== 'Uint8Array') throw new TypeErrorCtor('TextEncoder.encodeInto: dest must be a Uint8Array');
-      const b = utf8Encode(s);
-      const bn = taLength(b), dn = taLength(dest);
-      const n = bn < dn ? bn : dn;
-      taSet(dest, new U8(taBuffer(b), 0, n));
-      return { read: n === bn ? toStr(s).length : undefined, written: n };
-    }
-  }
-  class TextDecoder {
-    constructor(label = 'utf-8', options = {}) {
-      const l = toLowerCase(toStr(label));
-      if (l !== 'utf-8' && l !== 'utf8' && l !== 'unicode-1-1-utf-8') throw new RangeErrorCtor('TextDecoder supports only utf-8');
-      this.fatal = !!options.fatal;
-    }
-    get encoding() { return 'utf-8'; }
-    decode(input) {
-      if (input === undefined) return '';
-      const b = toBody(input);
-      const s = utf8Decode(b, 0, taLength(b), this.fatal);
-      return charCodeAt(s, 0) === 0xfeff ? strSlice(s, 1) : s;
+      s = toStr(s);
+      const room = taLength(dest);
+      let read = 0, written = 0;
+      while (read < s.length) {
+        let c = charCodeAt(s, read), units = 1;
+        if (c >= 0xd800 && c <= 0xdbff && read + 1 < s.length) {
+          const d = charCodeAt(s, read + 1);
+          if (d >= 0xdc00 && d <= 0xdfff) { c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); units = 2; }
+        }
+        if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+        const n = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+        if (written + n > room) break;
+        if (n === 1) dest[written] = c;
+        else if (n === 2) { dest[written] = 0xc0 | (c >> 6); dest[written + 1] = 0x80 | (c & 0x3f); }
+        else if (n === 3) { dest[written] = 0xe0 | (c >> 12); dest[written + 1] = 0x80 | ((c >> 6) & 0x3f); dest[written + 2] = 0x80 | (c & 0x3f); }
+        else { dest[written] = 0xf0 | (c >> 18); dest[written + 1] = 0x80 | ((c >> 12) & 0x3f); dest[written + 2] = 0x80 | ((c >> 6) & 0x3f); dest[written + 3] = 0x80 | (c & 0x3f); }
+        written += n;
+        read += units;
+      }
+      return { read, written };
     }
   }
 
@@ -495,143 +507,16 @@
   }
 
 
-  // ---- URL and URLSearchParams: the common subset of the WHATWG URL API
-  // for absolute URLs with a host (http, https, ws, nats, ...) and
-  // relative references against them.
-  class URLSearchParams {
-    constructor(init) {
-      this._list = [];
-      if (init === undefined || init === null) return;
-      if (typeof init === 'string') {
-        const q = init.startsWith('?') ? init.slice(1) : init;
-        for (const part of q.split('&')) {
-          if (!part) continue;
-          const i = part.indexOf('=');
-          const k = i < 0 ? part : part.slice(0, i);
-          const v = i < 0 ? '' : part.slice(i + 1);
-          this._list.push([formDecode(k), formDecode(v)]);
-        }
-      } else if (typeof init[Symbol.iterator] === 'function') {
-        for (const [k, v] of init) this._list.push([String(k), String(v)]);
-      } else {
-        for (const k of Object.keys(init)) this._list.push([k, String(init[k])]);
-      }
-    }
-    append(k, v) { this._list.push([String(k), String(v)]); this._update(); }
-    delete(k) { this._list = this._list.filter((e) => e[0] !== k); this._update(); }
-    get(k) { const e = this._list.find((x) => x[0] === k); return e ? e[1] : null; }
-    getAll(k) { return this._list.filter((x) => x[0] === k).map((x) => x[1]); }
-    has(k) { return this._list.some((x) => x[0] === k); }
-    set(k, v) {
-      k = String(k);
-      const i = this._list.findIndex((x) => x[0] === k);
-      if (i < 0) this._list.push([k, String(v)]);
-      else { this._list[i][1] = String(v); this._list = this._list.filter((x, j) => j <= i || x[0] !== k); }
-      this._update();
-    }
-    sort() { this._list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)); this._update(); }
-    forEach(fn, thisArg) { for (const [k, v] of this._list) fn.call(thisArg, v, k, this); }
-    keys() { return this._list.map((x) => x[0])[Symbol.iterator](); }
-    values() { return this._list.map((x) => x[1])[Symbol.iterator](); }
-    entries() { return this._list.map((x) => [x[0], x[1]])[Symbol.iterator](); }
-    [Symbol.iterator]() { return this.entries(); }
-    get size() { return this._list.length; }
-    toString() { return this._list.map(([k, v]) => formEncode(k) + '=' + formEncode(v)).join('&'); }
-    _update() { if (this._url) this._url._search = this._list.length ? '?' + this.toString() : ''; }
-  }
-  function formDecode(s) {
-    try { return decodeURIComponent(s.replace(/\+/g, ' ')); } catch (_) { return s; }
-  }
-  function formEncode(s) {
-    return encodeURIComponent(s).replace(/%20/g, '+').replace(/[!'()~]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
-  }
-
-  const DEFAULT_PORTS = { 'http:': '80', 'https:': '443', 'ws:': '80', 'wss:': '443', 'ftp:': '21' };
-  const URL_RE = /^([a-zA-Z][a-zA-Z0-9+.-]*:)\/\/(?:([^:@/?#]*)(?::([^@/?#]*))?@)?(\[[^\]]*\]|[^:/?#]*)(?::(\d*))?([^?#]*)(\?[^#]*)?(#.*)?$/;
-
-  function normalizePath(path) {
-    const out = [];
-    for (const seg of path.split('/').slice(1)) {
-      if (seg === '..') { if (out.length) out.pop(); }
-      else if (seg !== '.') out.push(seg);
-    }
-    const last = path.split('/').pop();
-    if (last === '.' || last === '..') out.push('');
-    return '/' + out.join('/');
-  }
-
-  class URL {
-    constructor(input, base) {
-      input = String(input).trim();
-      let m = URL_RE.exec(input);
-      if (!m && base !== undefined) {
-        const b = base instanceof URL ? base : new URL(base);
-        let ref = input;
-        let hash = '';
-        const h = ref.indexOf('#');
-        if (h >= 0) { hash = ref.slice(h); ref = ref.slice(0, h); }
-        let search = '';
-        const q = ref.indexOf('?');
-        if (q >= 0) { search = ref.slice(q); ref = ref.slice(0, q); }
-        let path;
-        if (ref.startsWith('//')) return new URL(b.protocol + input);
-        if (ref.startsWith('/')) path = ref;
-        else if (ref === '') { path = b.pathname; if (q < 0) search = b.search; }
-        else path = b.pathname.slice(0, b.pathname.lastIndexOf('/') + 1) + ref;
-        m = URL_RE.exec(b.protocol + '//' + b.host + normalizePath(path) + search + hash);
-      }
-      if (!m || !m[4]) throw new TypeError('Invalid URL: ' + input);
-      this._protocol = m[1].toLowerCase();
-      this._username = m[2] || '';
-      this._password = m[3] || '';
-      this._hostname = m[4].toLowerCase();
-      this._port = m[5] && m[5] !== DEFAULT_PORTS[this._protocol] ? m[5] : '';
-      this._pathname = normalizePath(m[6] ? m[6].replace(/\\/g, '/') : '/');
-      this._search = m[7] && m[7] !== '?' ? m[7] : '';
-      this._hash = m[8] && m[8] !== '#' ? m[8] : '';
-      this._params = null;
-    }
-    get protocol() { return this._protocol; }
-    get username() { return this._username; }
-    get password() { return this._password; }
-    get hostname() { return this._hostname; }
-    set hostname(v) { this._hostname = String(v).toLowerCase(); }
-    get port() { return this._port; }
-    set port(v) { v = String(v); this._port = v === DEFAULT_PORTS[this._protocol] ? '' : v; }
-    get host() { return this._hostname + (this._port ? ':' + this._port : ''); }
-    get origin() { return this._protocol + '//' + this.host; }
-    get pathname() { return this._pathname; }
-    set pathname(v) { v = String(v); this._pathname = normalizePath(v.startsWith('/') ? v : '/' + v); }
-    get search() { return this._search; }
-    set search(v) { v = String(v); this._search = v && v !== '?' ? (v.startsWith('?') ? v : '?' + v) : ''; this._params = null; }
-    get searchParams() {
-      if (!this._params) { this._params = new URLSearchParams(this._search); this._params._url = this; }
-      return this._params;
-    }
-    get hash() { return this._hash; }
-    set hash(v) { v = String(v); this._hash = v && v !== '#' ? (v.startsWith('#') ? v : '#' + v) : ''; }
-    get href() {
-      const auth = this._username ? this._username + (this._password ? ':' + this._password : '') + '@' : '';
-      return this._protocol + '//' + auth + this.host + this._pathname + this._search + this._hash;
-    }
-    toString() { return this.href; }
-    toJSON() { return this.href; }
-    static canParse(u, b) { try { new URL(u, b); return true; } catch (_) { return false; } }
-  }
-
   const env = freeze(jsonParse(envJSON));
   const define = (name, value) => defineProperty(global, name, { value, writable: true, configurable: true });
   define('hostServices', hostServices);
   define('env', env);
   define('console', console);
   define('TextEncoder', TextEncoder);
-  define('TextDecoder', TextDecoder);
   define('btoa', btoa);
   define('atob', atob);
   define('DOMException', DOMException);
   define('structuredClone', structuredClone);
-  define('URL', URL);
-  define('URLSearchParams', URLSearchParams);
   define('crypto', freeze({ getRandomValues, randomUUID }));
 
   // ---- invocation
