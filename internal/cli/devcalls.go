@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -128,6 +129,11 @@ func (w *callWatcher) reply(m *nats.Msg) {
 	if code := m.Header.Get(api.HeaderErrorCode); code != "" {
 		status = code
 		if msg := m.Header.Get(api.HeaderError); msg != "" {
+			// An exception's message is shown once, with its stack, by
+			// the log: not again on each call's line.
+			if _, thrown := strings.CutPrefix(msg, "function failed: "); thrown {
+				msg = "function failed"
+			}
 			status += " " + msg
 		}
 	}

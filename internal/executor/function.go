@@ -138,13 +138,27 @@ func (f *Function) untrack(job *pool.Job) {
 func (f *Function) done(job *pool.Job, res engine.Result) {
 	if res.Err != nil {
 		f.cfg.Stats.CallFailed(time.Since(job.Received), res.Err.Code, res.Err.Message)
-		f.log("error", "invocation on "+job.Subject+" failed: "+res.Err.Message+": "+res.Detail)
+		f.log("error", "invocation on "+job.Subject+" failed: "+failure(res))
 	}
 	if job.Finish != nil {
 		job.Finish.Finish(job, res)
 	} else if res.Err == nil {
 		f.cfg.Stats.Call(time.Since(job.Received), 0)
 	}
+}
+
+// failure is what the log says of a failed call: the caller's message and
+// the details, the exception's message not twice when the details (its
+// stack) start with it.
+func failure(res engine.Result) string {
+	msg := res.Err.Message
+	if thrown, ok := strings.CutPrefix(msg, "function failed: "); ok && strings.HasPrefix(res.Detail, thrown) {
+		msg = "function failed"
+	}
+	if res.Detail == "" {
+		return msg
+	}
+	return msg + ": " + res.Detail
 }
 
 // MayReplyTo says whether a function may reply on subject. NATS's own
