@@ -130,7 +130,7 @@ func TestFetchEgressRefused(t *testing.T) {
 	opts := fetchHost(t, hostsvc.HTTPConfig{})
 	runWebCases(t, []webCase{
 		{"loopback", "const e = await fetch('" + srv.URL + "/json').then(() => null, (e) => e);\n" +
-			"return [e instanceof Error, e.name === "Error", e.code, /not allowed/.test(e.message)];",
+			"return [e instanceof Error, e.name === 'Error', e.code, /not allowed/.test(e.message)];",
 			`[true,true,"EGRESS_DENIED",true]`},
 	}, opts)
 	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
