@@ -137,3 +137,35 @@ func TestFetchEgressRefused(t *testing.T) {
 		t.Fatalf("server at %s, not loopback", srv.URL)
 	}
 }
+
+// BenchmarkFetch and BenchmarkHTTPGet make the same request to a local
+// server, through fetch and through hostServices.http.get.
+func BenchmarkFetch(b *testing.B) {
+	benchHTTP(b, `async (s) => (await fetch(s)).text()`)
+}
+
+func BenchmarkHTTPGet(b *testing.B) {
+	benchHTTP(b, `(s) => hostServices.http.get(s).response`)
+}
+
+func benchHTTP(b *testing.B, src string) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"hello":"world"}`)
+	}))
+	b.Cleanup(srv.Close)
+	nc := testenv.Conn(b, testenv.NATS(b))
+	s, err := hostsvc.New(nc, hostsvc.Identity{Namespace: "default", Name: "bench"}, hostsvc.Config{HTTP: hostsvc.HTTPConfig{Allow: []string{"127.0.0.1"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	iso := newIsolate(b, src, Options{Host: servicesHost{s}})
+	inv := &Invocation{Subject: srv.URL + "/x"}
+	b.ReportAllocs()
+	for b.Loop() {
+		res := iso.Invoke(context.Background(), inv)
+		if res.Err != nil || string(res.Body) != `{"hello":"world"}` {
+			b.Fatalf("%v %s %q", res.Err, res.Detail, res.Body)
+		}
+	}
+}

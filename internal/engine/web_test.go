@@ -118,6 +118,7 @@ func TestBlob(t *testing.T) {
 		{"parts and size", `
 			const b = new Blob(['héllo', new Uint8Array([32, 33]), new Uint16Array([0x4141]).buffer, new Blob(['!'])], { type: 'Text/Plain' });
 			return [b.size, b.type, await b.text()];`, `[11,"text/plain","héllo !AA!"]`},
+		{"text drops a BOM", `return (await new Blob([new Uint8Array([0xef, 0xbb, 0xbf, 0x68])]).text()) + (await new Response(new Uint8Array([0xef, 0xbb, 0xbf, 0x69])).text());`, "hi"},
 		{"type outside ASCII is dropped", `return new Blob([], { type: 'a\u00e9' }).type;`, ``},
 		{"slice", `
 			const b = new Blob(['0123456789']);
@@ -231,6 +232,11 @@ func TestReadableStream(t *testing.T) {
 			async function* gen() { yield 1; yield 2; }
 			return [await collect(ReadableStream.from(gen())), await collect(ReadableStream.from(['a', 'b'])), await collect(ReadableStream.from(new Set([Promise.resolve(3)])))];`,
 			`[[1,2],["a","b"],[3]]`},
+		{"a start that throws makes the constructor throw", errHelpers + `
+			const boom = () => { throw new RangeError('start'); };
+			return [await thrown(() => new ReadableStream({ start: boom })), await thrown(() => new WritableStream({ start: boom })),
+				await thrown(() => new TransformStream({ start: boom })), await thrown(() => new ReadableStream({ pull: 5 }))];`,
+			`["RangeError","RangeError","RangeError","TypeError"]`},
 		{"bytes type", errHelpers + `
 			const rs = new ReadableStream({ type: 'bytes', start(c) { c.enqueue(new Uint8Array([1])); c.close(); } });
 			return [await thrown(() => rs.getReader({ mode: 'byob' })), (await collect(rs)).length];`, `["TypeError",1]`},

@@ -202,8 +202,8 @@
     c.cancel = cancel;
     c.bytes = !!bytes;
     rs(stream).controller = controller;
-    let started;
-    try { started = resolved(start(controller)); } catch (e) { started = Promise.reject(e); }
+    // A start that throws makes the constructor throw, as the standard says.
+    const started = resolved(start(controller));
     started.then(() => { c.started = true; callPullIfNeeded(c); }, (e) => controllerError(c, e));
   }
 
@@ -653,8 +653,7 @@
     s.controller = controller;
     c.size = size; c.hwm = hwm; c.write = write; c.close = close; c.abort = abort;
     updateBackpressure(s, writableBackpressure(c));
-    let started;
-    try { started = resolved(start(controller)); } catch (e) { started = Promise.reject(e); }
+    const started = resolved(start(controller));
     started.then(() => { c.started = true; advanceQueueIfNeeded(c); },
       (e) => { c.started = true; dealWithRejection(stream, e); });
   }
@@ -979,10 +978,7 @@
         readableHWM, readableSize);
       t.readableController = rsController(rs(this.#readable).controller);
       setBackpressure(true);
-      if (start === undefined) startPromise.resolve(undefined);
-      else {
-        try { startPromise.resolve(start.call(transformer, controller)); } catch (e) { startPromise.reject(e); }
-      }
+      startPromise.resolve(start === undefined ? undefined : start.call(transformer, controller));
     }
     get readable() { return this.#readable; }
     get writable() { return this.#writable; }

@@ -31,6 +31,12 @@
     return t.toLowerCase();
   }
 
+  // decodeText is UTF-8 decode: a leading BOM is dropped.
+  function decodeText(b) {
+    const start = b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+    return utf8Decode(b, start, b.length);
+  }
+
   let blobBytes;
   class Blob {
     #bytes; // never handed out: slices share it, readers get copies
@@ -76,7 +82,7 @@
       out.#bytes = this.#bytes.subarray(from, Math.max(from, to));
       return out;
     }
-    text() { return Promise.resolve(utf8Decode(this.#bytes, 0, this.#bytes.length)); }
+    text() { return Promise.resolve(decodeText(this.#bytes)); }
     arrayBuffer() { return Promise.resolve(this.#bytes.slice().buffer); }
     bytes() { return Promise.resolve(this.#bytes.slice()); }
     stream() { return streams.bytesStream(this.#bytes); }
@@ -246,5 +252,5 @@
   define('Blob', Blob);
   define('File', File);
   define('FormData', FormData);
-  shared.blob = Object.freeze({ Blob, File, FormData, isBlob, blobBytes, isFormData, encodeMultipart, parseMultipart, parseURLEncoded, copyBytes });
+  shared.blob = Object.freeze({ Blob, File, FormData, isBlob, blobBytes, isFormData, encodeMultipart, parseMultipart, parseURLEncoded, copyBytes, decodeText });
 })

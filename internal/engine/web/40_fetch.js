@@ -9,7 +9,7 @@
 // guards on headers (every header may be set, none is forbidden).
 (function (internals, natives) {
   'use strict';
-  const { define, shared, utf8Encode, utf8Decode, hostAsync } = internals;
+  const { define, shared, utf8Encode, hostAsync } = internals;
   const streams = shared.streams;
   const blob = shared.blob;
   const { isAbortSignal, onAbort, newSignal } = shared.abort;
@@ -147,10 +147,7 @@
     body.stream = a;
     return { source: null, stream: b, used: false };
   }
-  function decodeText(b) {
-    const start = b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
-    return utf8Decode(b, start, b.length);
-  }
+  const decodeText = blob.decodeText;
   function mimeType(headers) {
     const ct = headers.get('content-type');
     return ct === null ? '' : ct;
