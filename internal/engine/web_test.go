@@ -281,6 +281,24 @@ func TestWritableAndTransformStreams(t *testing.T) {
 			});
 			const w = ts.writable.getWriter(); w.write('a'); w.write('b'); w.close();
 			return (await collect(ts.readable)).join('');`, `A|B|end`},
+		{"transform cancel and abort cross over", errHelpers + `
+			const log = [];
+			const a = new TransformStream({ cancel(r) { log.push('cancel:' + r); } });
+			await a.readable.cancel('r1');
+			const e1 = await thrown(() => a.writable.getWriter().write('x'));
+			const b = new TransformStream({ cancel(r) { log.push('abort:' + r); } });
+			await b.writable.abort(new SyntaxError('w'));
+			const e2 = await thrown(() => b.readable.getReader().read());
+			const c = new TransformStream({ transform(ch, ctl) { ctl.terminate(); } });
+			const w = c.writable.getWriter(); const r = c.readable.getReader();
+			w.write('x').catch(() => {});
+			return [log, e1, e2, (await r.read()).done];`, `[["cancel:r1","abort:SyntaxError: w"],"String","SyntaxError",true]`},
+		{"transform errors", errHelpers + `
+			const t = new TransformStream({ transform() { throw new RangeError('t'); } });
+			const w = t.writable.getWriter();
+			const read = thrown(() => t.readable.getReader().read()); // until a read, the write waits (backpressure)
+			return [await thrown(() => w.write(1)), await read, await thrown(() => w.closed)];`,
+			`["RangeError","RangeError","RangeError"]`},
 		{"identity transform, pipeThrough, pipeTo", errHelpers + `
 			const src = ReadableStream.from(['x', 'y', 'z']);
 			const out = []; let closed = false;
