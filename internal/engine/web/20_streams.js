@@ -10,7 +10,7 @@
 // friends reach it (and throw a TypeError for anything else).
 (function (internals, natives) {
   'use strict';
-  const { define, shared, DOMException } = internals;
+  const { define, shared } = internals;
   const { isAbortSignal, onAbort, signalAbort, newSignal } = shared.abort;
 
   // ---- promises
@@ -877,7 +877,6 @@
   }
 
   // ================================================================ TransformStream
-  let tsController;
   class TransformStream {
     #readable;
     #writable;
@@ -1005,7 +1004,6 @@
       constructingController = false;
       this.#t = t;
     }
-    static { tsController = (x) => x.#t; }
     get desiredSize() { return desiredSize(this.#t.readableController); }
     enqueue(chunk) { transformEnqueue(this.#t, chunk); }
     error(e) { this.#t.error(e); }
@@ -1015,7 +1013,6 @@
       t.errorWritableAndUnblockWrite(new TypeError('TransformStream: terminated'));
     }
   }
-  void tsController;
 
   // ================================================================ encoding streams
   class TextEncoderStream {
