@@ -448,8 +448,15 @@
     return out;
   }
 
+  // The legacy code numbers of the WebIDL standard's error names; others are 0.
+  const DOM_CODES = { __proto__: null, IndexSizeError: 1, HierarchyRequestError: 3, WrongDocumentError: 4,
+    InvalidCharacterError: 5, NoModificationAllowedError: 7, NotFoundError: 8, NotSupportedError: 9,
+    InvalidStateError: 11, SyntaxError: 12, InvalidModificationError: 13, NamespaceError: 14,
+    InvalidAccessError: 15, TypeMismatchError: 17, SecurityError: 18, NetworkError: 19, AbortError: 20,
+    URLMismatchError: 21, QuotaExceededError: 22, TimeoutError: 23, InvalidNodeTypeError: 24, DataCloneError: 25 };
   class DOMException extends Error {
-    constructor(message = '', name = 'Error') { super(message); this.name = name; }
+    constructor(message = '', name = 'Error') { super(message); this.name = toStr(name); }
+    get code() { return DOM_CODES[this.name] || 0; }
   }
 
   function getRandomValues(arr) {

@@ -3,12 +3,14 @@ package hostsvc
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +25,10 @@ var httpMethods = map[string]bool{
 const maxURLLen = 8 << 10
 
 var errTooManyRedirects = errors.New("hostsvc: too many redirects")
+
+// manualRedirects marks a request's context when the function asked for
+// opts.redirect "manual": its 3xx answer is returned, not followed.
+type manualRedirects struct{}
 
 // newHTTPClient builds the function's own client. Each function gets its own
 // Transport, hence its own connection pool: a kept-alive connection opened
@@ -52,8 +58,8 @@ func newHTTPClient(cfg HTTPConfig) (*http.Client, error) {
 		Transport: transport,
 		// Redirect targets are dialled through the same Dialer, so they pass
 		// the same policy; this only bounds how many are followed.
-		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
-			if maxRedirects < 0 {
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if maxRedirects < 0 || req.Context().Value(manualRedirects{}) != nil {
 				return http.ErrUseLastResponse
 			}
 			if len(via) > maxRedirects {
@@ -65,8 +71,11 @@ func newHTTPClient(cfg HTTPConfig) (*http.Client, error) {
 }
 
 type httpResult struct {
-	Status  int                 `json:"status"`
-	Headers map[string][]string `json:"headers"` // lower-case names, as fetch shows them
+	Status     int                 `json:"status"`
+	StatusText string              `json:"status_text,omitempty"` // the reason phrase, e.g. "Not Found"
+	Headers    map[string][]string `json:"headers"`               // lower-case names, as fetch shows them
+	// URL is the URL of the answer when redirects were followed to it.
+	URL string `json:"url,omitempty"`
 }
 
 func httpRequest(s *Services, ctx context.Context, a args, body []byte) (any, []byte, error) {
@@ -94,7 +103,12 @@ func httpRequest(s *Services, ctx context.Context, a args, body []byte) (any, []
 		lk := strings.ToLower(k)
 		h[lk] = append(h[lk], vs...)
 	}
-	return httpResult{Status: resp.StatusCode, Headers: h}, data, nil
+	res := httpResult{Status: resp.StatusCode, Headers: h}
+	res.StatusText = strings.TrimSpace(strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)))
+	if resp.Request != nil && resp.Request != req {
+		res.URL = resp.Request.URL.String()
+	}
+	return res, data, nil
 }
 
 // newHTTPRequest decodes ["METHOD", "url", opts] into a request bound to a
@@ -139,10 +153,19 @@ func (s *Services) newHTTPRequest(ctx context.Context, a args, body []byte) (req
 	if !ok || timeout == 0 || timeout > s.cfg.HTTP.Timeout {
 		timeout = s.cfg.HTTP.Timeout
 	}
+	redirect := "follow"
+	if v, ok := opts.get("redirect"); ok {
+		if json.Unmarshal(v, &redirect) != nil || (redirect != "follow" && redirect != "manual") {
+			return fail(opts.errorf("redirect", `must be "follow" or "manual"`))
+		}
+	}
 
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
+	}
+	if redirect == "manual" {
+		ctx = context.WithValue(ctx, manualRedirects{}, true)
 	}
 	ctx, cancel = context.WithTimeout(ctx, timeout)
 	req, err = http.NewRequestWithContext(ctx, method, u.String(), r)

@@ -212,6 +212,37 @@ func TestHTTPRedirectRefused(t *testing.T) {
 	}
 }
 
+// TestHTTPRedirectModes: a followed redirect names the URL it ended at;
+// opts.redirect "manual" returns the 3xx itself, whatever the node allows.
+func TestHTTPRedirectModes(t *testing.T) {
+	srv := testServer(t)
+	s := httpServices(t, HTTPConfig{Allow: []string{"127.0.0.1"}})
+
+	res, _ := mustCall(t, s, "http.request", nil, "GET", srv.URL+"/redirect?to=/size/3")
+	if !strings.Contains(res, `"url":"`+srv.URL+`/size/3"`) || !strings.Contains(res, `"status_text":"OK"`) {
+		t.Fatalf("followed redirect = %s", res)
+	}
+	res, _ = mustCall(t, s, "http.request", nil, "GET", srv.URL+"/size/3")
+	if strings.Contains(res, `"url"`) {
+		t.Fatalf("no redirect, yet a url: %s", res)
+	}
+	res, _ = mustCall(t, s, "http.request", nil, "GET", srv.URL+"/missing")
+	if !strings.Contains(res, `"status_text":"Not Found"`) {
+		t.Fatalf("404 = %s", res)
+	}
+
+	res, rb := mustCall(t, s, "http.request", nil, "GET", srv.URL+"/redirect?to=/size/3", map[string]any{"redirect": "manual"})
+	if !strings.Contains(res, `"status":302`) || !strings.Contains(res, `"location":["/size/3"]`) || strings.Contains(res, `"url"`) || string(rb) == "xxx" {
+		t.Fatalf("manual redirect = %s %q", res, rb)
+	}
+	res, _ = mustCall(t, s, "http.request", nil, "GET", srv.URL+"/redirect?to=/size/3", map[string]any{"redirect": "follow"})
+	if !strings.Contains(res, `"status":200`) {
+		t.Fatalf("follow = %s", res)
+	}
+	_, _, e := call(t, s, "http.request", nil, "GET", srv.URL+"/size/3", map[string]any{"redirect": "error"})
+	wantError(t, e, CodeInvalidArgument, "TypeError")
+}
+
 func TestHTTPLimits(t *testing.T) {
 	srv := testServer(t)
 	s := httpServices(t, HTTPConfig{Allow: []string{"127.0.0.1"}, MaxResponseBytes: 1000, Timeout: 5 * time.Second})
