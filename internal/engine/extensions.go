@@ -2,10 +2,13 @@ package engine
 
 import (
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"sort"
+	"strings"
 	"sync"
 
 	v8 "github.com/tommie/v8go"
@@ -13,10 +16,22 @@ import (
 
 // The web extensions: the standard globals a function finds beside the
 // host services (fetch, streams, crypto.subtle, ...), each a file in web/
-// evaluating to function (internals, natives). They run in file-name order
-// once the prelude has, so a later file may use what an earlier one put on
-// internals. internals is the prelude's toolkit (prelude.js); natives holds
-// the Go callbacks registered with registerNative.
+// evaluating to function (internals, natives). internals is the prelude's
+// toolkit (prelude.js); natives holds the Go callbacks registered with
+// registerNative. A file hands what a later one needs through
+// internals.shared.
+//
+// Most files are lazy: they say which globals they define, and run only
+// when a function first touches one of them. Together they are over 100 KB
+// of JavaScript, and running them all would more than double the time a
+// new isolate takes; a function that never fetches pays nothing for fetch.
+// A lazy file's first lines say what it defines and which files it needs
+// run before it (for their internals.shared):
+//
+//	// natsfn:globals Blob File FormData
+//	// natsfn:needs 20_streams
+//
+// A file without natsfn:globals runs at once, in file-name order.
 //
 //go:embed web/*.js
 var webFiles embed.FS
@@ -36,69 +51,220 @@ func registerNative(name string, fn nativeFunc) {
 	webNatives[name] = fn
 }
 
+// extension is one file of web/.
+type extension struct {
+	name    string // the file's base name without .js: "20_streams"
+	prog    *Program
+	globals []string // lazy: the globals it defines; none: runs at once
+	needs   []int    // the indexes of the extensions to run before it
+}
+
 // extensions are compiled once per process, for their code cache.
 var extensions struct {
-	once  sync.Once
-	progs []*Program
-	err   error
+	once sync.Once
+	list []*extension
+	err  error
 }
 
-func extensionPrograms() ([]*Program, error) {
+func loadExtensions() ([]*extension, error) {
 	extensions.once.Do(func() {
-		names, err := fs.Glob(webFiles, "web/*.js")
-		if err != nil {
-			extensions.err = err
-			return
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			src, err := webFiles.ReadFile(name)
-			if err != nil {
-				extensions.err = err
-				return
-			}
-			p, err := Compile("natsfn:"+name, string(src))
-			if err != nil {
-				extensions.err = fmt.Errorf("%s: %w", name, err)
-				return
-			}
-			extensions.progs = append(extensions.progs, p)
-		}
+		extensions.list, extensions.err = readExtensions()
 	})
-	return extensions.progs, extensions.err
+	return extensions.list, extensions.err
 }
 
-// installExtensions runs every web extension with the prelude's internals.
+func readExtensions() ([]*extension, error) {
+	names, err := fs.Glob(webFiles, "web/*.js")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var list []*extension
+	index := map[string]int{}
+	for _, file := range names {
+		src, err := webFiles.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		p, err := Compile("natsfn:"+file, string(src))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		e := &extension{name: strings.TrimSuffix(path.Base(file), ".js"), prog: p}
+		for _, line := range strings.Split(string(src), "\n") {
+			if !strings.HasPrefix(line, "//") {
+				break
+			}
+			fields := strings.Fields(strings.TrimPrefix(line, "//"))
+			if len(fields) == 0 {
+				continue
+			}
+			switch fields[0] {
+			case "natsfn:globals":
+				e.globals = append(e.globals, fields[1:]...)
+			case "natsfn:needs":
+				for _, need := range fields[1:] {
+					k, ok := index[need]
+					if !ok {
+						return nil, fmt.Errorf("%s: needs %s, which is not an earlier file", file, need)
+					}
+					e.needs = append(e.needs, k)
+				}
+			}
+		}
+		index[e.name] = len(list)
+		list = append(list, e)
+	}
+	return list, nil
+}
+
+// lazyGlobals defines, for each global of a lazy extension, an accessor
+// that runs the extension on first use. The extension's define replaces
+// the accessor with the value; an assignment before that replaces it too,
+// and the extension is not run for it.
+const lazyGlobals = `(function (global, names, index, load) {
+  'use strict';
+  const { defineProperty, getOwnPropertyDescriptor } = Reflect;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i], k = index[i];
+    defineProperty(global, name, {
+      configurable: true,
+      enumerable: false,
+      get() {
+        load(k);
+        const d = getOwnPropertyDescriptor(global, name);
+        return d !== undefined && 'value' in d ? d.value : undefined;
+      },
+      set(v) { defineProperty(global, name, { value: v, writable: true, configurable: true }); },
+    });
+  }
+})`
+
+var lazyProgram struct {
+	once sync.Once
+	prog *Program
+	err  error
+}
+
+// webState is an isolate's side of the extensions.
+type webState struct {
+	internals *v8.Value
+	natives   *v8.Value
+	ran       []bool
+}
+
+// installExtensions runs the eager web extensions and puts the lazy ones'
+// globals in place.
 func (i *Isolate) installExtensions(internals *v8.Value) error {
-	progs, err := extensionPrograms()
+	list, err := loadExtensions()
 	if err != nil {
 		return fmt.Errorf("engine: web extensions: %w", err)
-	}
-	if len(progs) == 0 {
-		return nil
 	}
 	natives, err := i.objectOf(webNatives)
 	if err != nil {
 		return err
 	}
-	for _, p := range progs {
-		script, err := p.compileIn(i.iso)
-		if err != nil {
-			return fmt.Errorf("engine: %s: %w", p.Name, scriptError(err))
+	i.ext = webState{internals: internals, natives: natives, ran: make([]bool, len(list))}
+	var names []string
+	var index []int
+	for k, e := range list {
+		if len(e.globals) == 0 {
+			if err := i.runExtension(k); err != nil {
+				return err
+			}
+			continue
 		}
-		v, err := script.Run(i.ctx)
-		if err != nil {
-			return fmt.Errorf("engine: %s: %w", p.Name, scriptError(err))
-		}
-		fn, err := v.AsFunction()
-		if err != nil {
-			return fmt.Errorf("engine: %s: %w", p.Name, errors.New("does not evaluate to a function"))
-		}
-		if _, err := fn.Call(v8.Undefined(i.iso), internals, natives); err != nil {
-			return fmt.Errorf("engine: %s: %w", p.Name, scriptError(err))
+		for _, g := range e.globals {
+			names = append(names, g)
+			index = append(index, k)
 		}
 	}
+	if len(names) == 0 {
+		return nil
+	}
+	return i.installLazy(names, index)
+}
+
+func (i *Isolate) installLazy(names []string, index []int) error {
+	lazyProgram.once.Do(func() { lazyProgram.prog, lazyProgram.err = Compile("natsfn:lazy", lazyGlobals) })
+	if lazyProgram.err != nil {
+		return lazyProgram.err
+	}
+	script, err := lazyProgram.prog.compileIn(i.iso)
+	if err != nil {
+		return err
+	}
+	v, err := script.Run(i.ctx)
+	if err != nil {
+		return scriptError(err)
+	}
+	fn, err := v.AsFunction()
+	if err != nil {
+		return err
+	}
+	namesV, err := i.jsonValue(names)
+	if err != nil {
+		return err
+	}
+	indexV, err := i.jsonValue(index)
+	if err != nil {
+		return err
+	}
+	loadFn := i.guarded(func(info *v8.FunctionCallbackInfo) (*v8.Value, error) {
+		args := info.Args()
+		if len(args) != 1 {
+			return nil, errors.New("natsfn: lazy load: want one argument")
+		}
+		return nil, i.runExtension(int(args[0].Integer()))
+	}).GetFunction(i.ctx)
+	_, err = fn.Call(v8.Undefined(i.iso), i.ctx.Global(), namesV, indexV, loadFn)
+	if err != nil {
+		return scriptError(err)
+	}
 	return nil
+}
+
+// runExtension runs extension k, after those it needs, once.
+func (i *Isolate) runExtension(k int) error {
+	list, _ := loadExtensions()
+	if k < 0 || k >= len(list) {
+		return fmt.Errorf("natsfn: no web extension %d", k)
+	}
+	if i.ext.ran[k] {
+		return nil
+	}
+	i.ext.ran[k] = true
+	e := list[k]
+	for _, need := range e.needs {
+		if err := i.runExtension(need); err != nil {
+			return err
+		}
+	}
+	script, err := e.prog.compileIn(i.iso)
+	if err != nil {
+		return fmt.Errorf("engine: %s: %w", e.prog.Name, scriptError(err))
+	}
+	v, err := script.Run(i.ctx)
+	if err != nil {
+		return fmt.Errorf("engine: %s: %w", e.prog.Name, scriptError(err))
+	}
+	fn, err := v.AsFunction()
+	if err != nil {
+		return fmt.Errorf("engine: %s: does not evaluate to a function", e.prog.Name)
+	}
+	if _, err := fn.Call(v8.Undefined(i.iso), i.ext.internals, i.ext.natives); err != nil {
+		return fmt.Errorf("engine: %s: %w", e.prog.Name, scriptError(err))
+	}
+	return nil
+}
+
+// jsonValue makes a JavaScript value of v through JSON.
+func (i *Isolate) jsonValue(v any) (*v8.Value, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return v8.JSONParse(i.ctx, string(b))
 }
 
 // objectOf makes an object whose methods are the callbacks in fns, each

@@ -48,6 +48,7 @@ type Isolate struct {
 	ctx     *v8.Context
 	opts    Options
 	prog    *Program
+	ext     webState
 	invoke  *v8.Function
 	settle  *v8.Function
 	prepare *v8.Function

@@ -1,3 +1,4 @@
+// natsfn:globals Event CustomEvent EventTarget AbortController AbortSignal
 // natsfn web extension: Event, CustomEvent, EventTarget (DOM standard), and
 // AbortController/AbortSignal, which are built on them. There is no tree
 // of nodes, so dispatch only ever reaches the target itself: capture and

@@ -1,3 +1,5 @@
+// natsfn:globals ReadableStream ReadableStreamDefaultReader ReadableStreamDefaultController WritableStream WritableStreamDefaultWriter WritableStreamDefaultController TransformStream TransformStreamDefaultController ByteLengthQueuingStrategy CountQueuingStrategy TextEncoderStream TextDecoderStream
+// natsfn:needs 10_events
 // natsfn web extension: the WHATWG Streams standard's ReadableStream (with
 // default readers; type 'bytes' is accepted and behaves as a default stream
 // of views, without BYOB readers), WritableStream, TransformStream, the

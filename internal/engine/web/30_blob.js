@@ -1,3 +1,5 @@
+// natsfn:globals Blob File FormData
+// natsfn:needs 20_streams
 // natsfn web extension: Blob and File (W3C File API) and FormData (XHR
 // standard), with FormData's multipart/form-data encoding and parsing for
 // fetch's bodies.

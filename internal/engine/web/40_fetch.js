@@ -1,3 +1,5 @@
+// natsfn:globals Headers Request Response fetch
+// natsfn:needs 10_events 20_streams 30_blob
 // natsfn web extension: the Fetch standard's Headers, Request, Response and
 // fetch. fetch runs through the host's http.request, the same call as
 // hostServices.http, so it meets the same egress policy, limits and
