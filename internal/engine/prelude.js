@@ -234,11 +234,14 @@
   class HostError extends ErrorCtor {}
   HostError.prototype.name = 'Error';
 
+  // Internal records such as encodeCall's are plain object literals: only
+  // their own properties are ever read, and V8 keeps a literal with a null
+  // prototype as a slow dictionary.
+
   // encodeCall turns a host call's arguments into bytes. User code (toJSON,
   // getters) runs here, before the exchange is touched.
   function encodeCall(op, args, body) {
     return {
-      __proto__: null,
       op: utf8Encode(op),
       args: utf8Encode(jsonStringify(args)),
       body: body === undefined ? null : toBody(body),
@@ -268,7 +271,6 @@
       throw new ErrorCtor('natsfn: malformed host answer');
     }
     return {
-      __proto__: null,
       status,
       text: utf8Decode(bytes, HEADER, HEADER + resultLen),
       body: bodyLen >= 0 ? fromExchange(HEADER + resultLen, bodyLen, Bytes) : null,
@@ -339,7 +341,7 @@
       restoreReply(saved);
     }
     if (id > 0) {
-      calls[id] = { __proto__: null, resolve, reject };
+      calls[id] = { resolve, reject };
       callCount++;
     } else if (a !== null) {
       reject(answerError(a.text));
@@ -393,7 +395,7 @@
   // Every host-service method is written once, as a request (check the
   // arguments, name the call) and an answer (turn { result, body } into the
   // method's value); service() makes its synchronous and its Promise form.
-  const req = (op, args, body) => ({ __proto__: null, op, args, body });
+  const req = (op, args, body) => ({ op, args, body });
   const payloadOf = (payload) => (payload === undefined ? '' : payload);
   const resultOf = (r) => r.result;
   const nothing = () => undefined;
@@ -948,7 +950,7 @@
     const armed = nativeTimerSet(id, delay);
     if (armed < 0) return 0;
     if (armed > 0) {
-      timers[id] = { __proto__: null, callback, args, delay, repeat };
+      timers[id] = { callback, args, delay, repeat };
       timerCount++;
     }
     return id;
