@@ -238,7 +238,7 @@ func (i *Isolate) runUntilIdle(ctx context.Context) error {
 	}
 }
 
-// call calls a prelude export with one integer argument.
+// callWithID calls a prelude export (complete, fire) with an id.
 func (i *Isolate) callWithID(fn *v8.Function, id int32) error {
 	arg, err := v8.NewValue(i.iso, id)
 	if err != nil {
