@@ -23,7 +23,7 @@ const T = (() => {
 	const taBuffer = getOwn(getProto(Uint8Array.prototype), 'buffer').get;
 	const dvBuffer = getOwn(DataView.prototype, 'buffer').get;
 	const mapSet = Map.prototype.set, mapGet = Map.prototype.get;
-	const U8 = Uint8Array, TextDecoderC = TextDecoder, tdDecode = TextDecoder.prototype.decode;
+	const U8 = Uint8Array, TextDecoderC = TextDecoder, tdDecode = TextDecoder.prototype.decode, P = Promise;
 	const abLength = getOwn(ArrayBuffer.prototype, 'byteLength').get;
 	const seen = new Map();
 	let count = 0, isExchange = null;
@@ -34,7 +34,7 @@ const T = (() => {
 		return false;
 	}
 	return {
-		U8,
+		U8, P,
 		decode: (label, b) => apply(tdDecode, new TextDecoderC(label), [b]),
 		abLength: (b) => apply(abLength, b, []),
 		init() { isExchange = globalThis.__isExchange; delete globalThis.__isExchange; },
@@ -61,6 +61,12 @@ const T = (() => {
 	case 'many': return hostServices.messaging.requestMany('s', 'x');
 	case 'json': return { s, reply: m.reply, h: m.headers };
 	case 'async': return (async () => { await null; hostServices.kv.keys(); return 'async-ok'; })();
+	case 'promises': return (async () => {
+		const a = hostServices.promises.kv.get('k'), b = hostServices.promises.messaging.requestMany('s', 'x');
+		await b;
+		return await a;
+	})();
+	case 'timer': return new T.P((r) => setTimeout((v) => r(v), 0, 'timer-ok'));
 	case 'random': return crypto.getRandomValues(new T.U8(8));
 	case 'web': return (async () => {
 		const d = T.decode('shift_jis', new T.U8([0x82, 0xa0]));
@@ -168,6 +174,14 @@ var tamperCases = []struct {
 		}
 		ArrayBuffer.isView = (v) => { rec(v); return false; };
 		return new Uint8Array([9]).buffer;`, "\x09", false},
+	{"Promise and then replaced", `
+		const then = Promise.prototype.then, P = Promise;
+		Promise.prototype.then = function (...a) { rec(this, ...a); return then.apply(this, a); };
+		Object.defineProperty(Promise.prototype, 'constructor', { get() { rec(this); return P; }, configurable: true });
+		Object.defineProperty(Object.prototype, 'then', { get() { rec(this); return undefined; }, configurable: true });
+		Object.defineProperty(Array.prototype, '0', { set(v) { rec(this, v); }, get() { return undefined; }, configurable: true });
+		globalThis.Promise = function (...a) { rec(...a); throw new Error('no'); };
+		return hostServices.promises.kv.get('k').then((v) => { setTimeout(() => {}, 0); return v; });`, `value-of-["k"]`, false},
 	{"constructors replaced", `
 		const S = SharedArrayBuffer, U = Uint8Array;
 		globalThis.SharedArrayBuffer = function (n) { const b = new S(16); rec(b); return b; };
@@ -326,6 +340,8 @@ func checkOrdinaryCalls(t testing.TB, iso *Isolate) {
 		{"many", `["a","bc"]`},
 		{"json", `{"s":"json","reply":"_INBOX.x","h":{}}`},
 		{"async", "async-ok"},
+		{"promises", `value-of-["k"]`},
+		{"timer", "timer-ok"},
 		{"console", ""},
 		{"web", "あ186:32:1"},
 		{"echo", payload},
@@ -372,7 +388,7 @@ func FuzzTamper(f *testing.F) {
 		}
 		defer iso.Dispose()
 		installExchangeProbe(t, iso)
-		for _, subject := range []string{"init", "tamper", "echo", "host", "many", "async", "random", "console", "probe"} {
+		for _, subject := range []string{"init", "tamper", "echo", "host", "many", "async", "promises", "timer", "random", "console", "probe"} {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			res := iso.Invoke(ctx, &Invocation{Subject: subject, Reply: "_INBOX.x", Payload: []byte("payload")})
 			cancel()

@@ -41,6 +41,31 @@ func BenchmarkInvokeHostCall(b *testing.B) {
 	}
 }
 
+// BenchmarkInvokeAsyncHostCall is BenchmarkInvokeHostCall through
+// hostServices.promises: a goroutine and a turn of the event loop.
+func BenchmarkInvokeAsyncHostCall(b *testing.B) {
+	iso := newIsolate(b, `async (s, p) => await hostServices.promises.kv.get("k")`, Options{Host: echoHost{}})
+	inv := &Invocation{Subject: "bench.host"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := iso.Invoke(context.Background(), inv); res.Err != nil {
+			b.Fatal(res.Err)
+		}
+	}
+}
+
+// BenchmarkInvokeTimer awaits a timer of 0 ms.
+func BenchmarkInvokeTimer(b *testing.B) {
+	iso := newIsolate(b, `(s, p) => new Promise((r) => setTimeout(() => r(p), 0))`, Options{})
+	inv := &Invocation{Subject: "bench.timer", Payload: make([]byte, 65)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := iso.Invoke(context.Background(), inv); res.Err != nil {
+			b.Fatal(res.Err)
+		}
+	}
+}
+
 func BenchmarkNewIsolate(b *testing.B) {
 	p, err := Compile("echo.js", `(s, p) => p`)
 	if err != nil {

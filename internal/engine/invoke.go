@@ -82,6 +82,7 @@ func (i *Isolate) Invoke(ctx context.Context, inv *Invocation) (res Result) {
 	// is the node and its embedded NATS server.
 	defer func() {
 		if r := recover(); r != nil {
+			i.endLoop()
 			i.callCtx = nil
 			i.watchdog.disarm()
 			i.fault(r)
@@ -112,7 +113,9 @@ func (i *Isolate) Invoke(ctx context.Context, inv *Invocation) (res Result) {
 		i.watchdog.arm(deadline)
 	}
 	i.callCtx = ctx
-	res = i.run()
+	i.beginLoop()
+	res = i.run(ctx)
+	i.endLoop()
 	i.callCtx = nil
 	if i.watchdog.disarm() {
 		i.flushTermination()
@@ -156,8 +159,8 @@ func (i *Isolate) disposition(res Result) Disposition {
 	return d
 }
 
-// run calls the prelude's invoke and, for a promise, settles it.
-func (i *Isolate) run() Result {
+// run calls the prelude's invoke and, for a promise, awaits it.
+func (i *Isolate) run(ctx context.Context) Result {
 	v, err := i.invoke.Call(v8.Undefined(i.iso))
 	if v != nil {
 		v.Release()
@@ -166,8 +169,15 @@ func (i *Isolate) run() Result {
 		return i.failed(err, true)
 	}
 	if i.slot(0) == statusPending {
-		// Host calls are synchronous and there are no timers, so once the
-		// microtask queue is empty nothing else can settle the promise.
+		return i.await(ctx)
+	}
+	return i.reply()
+}
+
+// await runs the event loop until the returned promise settles, nothing is
+// left that could settle it, or ctx ends.
+func (i *Isolate) await(ctx context.Context) Result {
+	for {
 		i.ctx.PerformMicrotaskCheckpoint()
 		v, err := i.settle.Call(v8.Undefined(i.iso))
 		if v != nil {
@@ -176,8 +186,22 @@ func (i *Isolate) run() Result {
 		if err != nil {
 			return i.failed(err, true)
 		}
+		if i.slot(0) != statusPending {
+			return i.reply()
+		}
+		more, err := i.step(ctx)
+		var ce *callError
+		switch {
+		case errors.As(err, &ce):
+			return i.failed(ce.err, true)
+		case errors.Is(err, context.DeadlineExceeded):
+			return Result{Err: api.Errorf(api.CodeTimeout, "function timed out"), Detail: "still waiting at the invocation deadline"}
+		case err != nil:
+			return Result{Err: api.Errorf(api.CodeUnavailable, "function call cancelled"), Detail: "the invocation was cancelled while its promise was pending"}
+		case !more:
+			return i.reply()
+		}
 	}
-	return i.reply()
 }
 
 // reply reads the outcome the prelude wrote into the exchange. The
@@ -201,7 +225,7 @@ func (i *Isolate) reply() Result {
 		}
 		return Result{Err: i.thrown(string(message)), Detail: i.prog.userText(string(text))}
 	case statusPending:
-		return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: "the returned promise never settled (natsfn has no timers; await host calls only)"}
+		return Result{Err: api.Errorf(api.CodeInternal, "function failed"), Detail: "the returned promise never settled, and no timer or host call was left that could settle it"}
 	default:
 		return malformed(fmt.Sprintf("bad exchange status %d", status))
 	}
@@ -265,31 +289,42 @@ func (i *Isolate) flushTermination() {
 	}
 }
 
-// nativeHost answers a host-service call. The prelude wrote the op, JSON
-// args and optional body into the exchange; the answer goes back the same
-// way: slot 0 status (0 ok, 1 error), slot 1 result JSON length, slot 2 body
-// length or -1.
+// nativeHost answers a host-service call, blocking until the host has.
+// The prelude wrote the op, JSON args and optional body into the exchange
+// (readCall); the answer goes back the same way (writeAnswer).
 func (i *Isolate) nativeHost(*v8.FunctionCallbackInfo) (*v8.Value, error) {
-	opLen, argsLen, bodyLen := i.slot(0), i.slot(1), i.slot(2)
-	opBytes, ok1 := i.data(headerBytes, opLen)
-	argBytes, ok2 := i.data(headerBytes+opLen, argsLen)
-	ok3 := bodyLen == -1
-	var body []byte
-	if !ok3 {
-		body, ok3 = i.data(headerBytes+opLen+argsLen, bodyLen)
-		body = append([]byte(nil), body...)
+	op, args, body, err := i.readCall()
+	if err != nil {
+		return nil, err
 	}
-	if !ok1 || !ok2 || !ok3 {
-		return nil, errors.New("host: bad exchange lengths")
-	}
-	op := string(opBytes)
-	args := append([]byte(nil), argBytes...)
-
 	ctx := i.callCtx
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	result, resultBody, err := i.callHost(ctx, op, args, body)
+	return nil, i.writeAnswer(result, resultBody, err)
+}
+
+// readCall copies out a host call the prelude wrote: slots 0..2 are the
+// lengths of op, args JSON and body (-1 for none), stored in that order.
+func (i *Isolate) readCall() (op string, args, body []byte, err error) {
+	opLen, argsLen, bodyLen := i.slot(0), i.slot(1), i.slot(2)
+	opBytes, ok1 := i.data(headerBytes, opLen)
+	argBytes, ok2 := i.data(headerBytes+opLen, argsLen)
+	ok3 := bodyLen == -1
+	if !ok3 {
+		body, ok3 = i.data(headerBytes+opLen+argsLen, bodyLen)
+		body = append([]byte(nil), body...)
+	}
+	if !ok1 || !ok2 || !ok3 {
+		return "", nil, nil, errors.New("host: bad exchange lengths")
+	}
+	return string(opBytes), append([]byte(nil), argBytes...), body, nil
+}
+
+// writeAnswer stores a host call's answer in the exchange: slot 0 status
+// (0 ok, 1 error), slot 1 result JSON length, slot 2 body length or -1.
+func (i *Isolate) writeAnswer(result any, resultBody []byte, err error) error {
 	var resultJSON []byte
 	status := 0
 	if err != nil {
@@ -304,7 +339,7 @@ func (i *Isolate) nativeHost(*v8.FunctionCallbackInfo) (*v8.Value, error) {
 		}
 	}
 	if err := i.ensure(len(resultJSON) + len(resultBody)); err != nil {
-		return nil, err
+		return err
 	}
 	i.setSlot(0, status)
 	i.setSlot(1, len(resultJSON))
@@ -316,7 +351,7 @@ func (i *Isolate) nativeHost(*v8.FunctionCallbackInfo) (*v8.Value, error) {
 	o := headerBytes
 	o += copy(i.exchange[o:], resultJSON)
 	copy(i.exchange[o:], resultBody)
-	return nil, nil
+	return nil
 }
 
 // callHost calls the Host, turning a panic into an error: nothing a function

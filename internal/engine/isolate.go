@@ -52,6 +52,9 @@ type Isolate struct {
 	invoke  *v8.Function
 	settle  *v8.Function
 	prepare *v8.Function
+	// complete(id) and fire(id) deliver the event loop's events (loop.go).
+	complete *v8.Function
+	fire     *v8.Function
 
 	// exchange is the Go view of the SharedArrayBuffer shared with the
 	// prelude; releaseExchange lets V8 free it once JS drops it too.
@@ -63,6 +66,7 @@ type Isolate struct {
 	// callCtx is the context of the invocation running now; host calls
 	// use it. Only the owning goroutine touches it.
 	callCtx context.Context
+	loop    eventLoop
 
 	watchdog watchdog
 	broken   bool
@@ -88,6 +92,7 @@ func NewIsolate(p *Program, opts Options) (iso *Isolate, err error) {
 		isoOpts = append(isoOpts, v8.WithResourceConstraints(0, uint64(opts.HeapBytes)))
 	}
 	i := &Isolate{iso: v8.NewIsolate(isoOpts...), opts: opts, prog: p}
+	i.loop.origin = time.Now()
 	i.watchdog.iso = i.iso
 	i.ctx = v8.NewContext(i.iso)
 	defer func() {
@@ -167,6 +172,12 @@ func (i *Isolate) start(pre, p *Program) error {
 	if i.prepare, err = get("prepare"); err != nil {
 		return err
 	}
+	if i.complete, err = get("complete"); err != nil {
+		return err
+	}
+	if i.fire, err = get("fire"); err != nil {
+		return err
+	}
 	if len(i.exchange) < minExchange {
 		return errors.New("engine: prelude: no exchange")
 	}
@@ -186,13 +197,29 @@ func (i *Isolate) start(pre, p *Program) error {
 	if err != nil {
 		return p.scriptError(err)
 	}
-	i.callCtx = context.Background()
-	i.watchdog.arm(time.Now().Add(i.opts.StartTimeout))
+	// The top-level code, then what it left pending (a promise awaiting a
+	// host call or a timer), all within the start timeout: the first call
+	// then finds the script ready.
+	deadline := time.Now().Add(i.opts.StartTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	i.callCtx = ctx
+	i.beginLoop()
+	i.watchdog.arm(deadline)
 	handler, err := script.Run(i.ctx)
+	if err == nil {
+		err = i.runUntilIdle(ctx)
+		var ce *callError
+		if errors.As(err, &ce) {
+			err = ce.err
+		}
+	}
 	timedOut := i.watchdog.disarm()
+	i.endLoop()
+	i.callCtx = nil
 	if err != nil {
-		if timedOut {
-			return fmt.Errorf("the script's top-level code ran longer than %s", i.opts.StartTimeout)
+		if timedOut || errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("the script's top-level code ran longer than %s (counting the timers and host calls it left pending)", i.opts.StartTimeout)
 		}
 		return p.scriptError(err)
 	}
@@ -226,6 +253,15 @@ func (i *Isolate) natives() (*v8.Object, error) {
 		return nil, err
 	}
 	if err := set("host", i.nativeHost); err != nil {
+		return nil, err
+	}
+	if err := set("hostStart", i.nativeHostStart); err != nil {
+		return nil, err
+	}
+	if err := set("timerSet", i.nativeTimerSet); err != nil {
+		return nil, err
+	}
+	if err := set("timerClear", i.nativeTimerClear); err != nil {
 		return nil, err
 	}
 	if err := set("log", i.nativeLog); err != nil {
@@ -367,6 +403,7 @@ func (i *Isolate) Dispose() {
 		return
 	}
 	i.watchdog.stop()
+	i.stopLoop()
 	if i.releaseExchange != nil {
 		i.releaseExchange()
 		i.releaseExchange = nil

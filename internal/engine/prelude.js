@@ -6,8 +6,8 @@
 //   bytes 0..31   eight int32 slots (HEADER_SLOTS), meaning set per call
 //   bytes 32..    data
 //
-// The natives (host, log, random, exchange) arrive as an argument and are
-// never visible to user code. exchange(sab) tells the engine which buffer is
+// The natives (host, hostStart, timerSet, timerClear, log, random, exchange)
+// arrive as an argument and are never visible to user code. exchange(sab) tells the engine which buffer is
 // current; it is called at start and whenever the buffer grows.
 //
 // User code runs in the same context and may replace any global or any
@@ -51,7 +51,9 @@
   const jsonStringify = JSON.stringify, jsonParse = JSON.parse;
   const freeze = Object.freeze, objectKeys = Object.keys;
   const ErrorCtor = Error, TypeErrorCtor = TypeError, RangeErrorCtor = RangeError;
+  const PromiseCtor = Promise;
   const nativeHost = natives.host, nativeLog = natives.log, nativeRandom = natives.random, nativeExchange = natives.exchange;
+  const nativeHostStart = natives.hostStart, nativeTimerSet = natives.timerSet, nativeTimerClear = natives.timerClear;
 
   // Brand checks through internal slots: instanceof and Symbol.toStringTag
   // answer what user code tells them.
@@ -241,47 +243,143 @@
   class HostError extends ErrorCtor {}
   HostError.prototype.name = 'Error';
 
+  // Internal records such as encodeCall's are plain object literals: only
+  // their own properties are ever read, and V8 keeps a literal with a null
+  // prototype as a slow dictionary.
+
+  // encodeCall turns a host call's arguments into bytes. User code (toJSON,
+  // getters) runs here, before the exchange is touched.
+  function encodeCall(op, args, body) {
+    return {
+      op: utf8Encode(op),
+      args: utf8Encode(jsonStringify(args)),
+      body: body === undefined ? null : toBody(body),
+    };
+  }
+
+  // writeCall stores an encoded call for the engine: slots 0..2 are the
+  // lengths of op, args JSON and body (-1 for none). No user code runs.
+  function writeCall(c) {
+    const opLen = taLength(c.op), argLen = taLength(c.args);
+    const bodyLen = c.body === null ? -1 : taLength(c.body);
+    reserve(opLen + argLen + (bodyLen > 0 ? bodyLen : 0));
+    slots[0] = opLen;
+    slots[1] = argLen;
+    slots[2] = bodyLen;
+    taSet(bytes, c.op, HEADER);
+    taSet(bytes, c.args, HEADER + opLen);
+    if (c.body !== null) taSet(bytes, c.body, HEADER + opLen + argLen);
+  }
+
+  // readAnswer copies out the engine's answer to a host call: slot 0 the
+  // status (0 ok, 1 error), slot 1 the result JSON's length, slot 2 the
+  // body's length or -1. The engine may have grown the exchange meanwhile.
+  function readAnswer() {
+    const status = slots[0], resultLen = slots[1], bodyLen = slots[2];
+    if (!(resultLen >= 0 && bodyLen >= -1 && HEADER + resultLen + (bodyLen > 0 ? bodyLen : 0) <= size)) {
+      throw new ErrorCtor('natsfn: malformed host answer');
+    }
+    return {
+      status,
+      text: utf8Decode(bytes, HEADER, HEADER + resultLen),
+      body: bodyLen >= 0 ? fromExchange(HEADER + resultLen, bodyLen, Bytes) : null,
+    };
+  }
+
+  // answerError is the coded Error (or TypeError) of a failed answer.
+  function answerError(text) {
+    const e = jsonParse(text);
+    const typeError = e.type === 'TypeError';
+    const err = construct(typeError ? TypeErrorCtor : ErrorCtor, [e.message], typeError ? TypeErrorCtor : HostError);
+    dataProperty(err, 'code', e.code);
+    return err;
+  }
+
+  // answerValue is what host and hostAsync hand back: { result, body }.
+  function answerValue(a) {
+    return { __proto__: null, result: a.text !== '' ? jsonParse(a.text) : null, body: a.body };
+  }
+
   // host calls op with JSON args and an optional binary body; it returns
-  // { result, body } or throws an Error/TypeError with a code.
+  // { result, body } or throws an Error/TypeError with a code. It blocks
+  // until the host answers.
   function host(op, args, body) {
-    // User code (toJSON, getters) runs here, before the exchange is touched.
-    const argBytes = utf8Encode(jsonStringify(args));
-    const opBytes = utf8Encode(op);
-    const bodyBytes = body === undefined ? null : toBody(body);
-    const opLen = taLength(opBytes), argLen = taLength(argBytes);
-    const bodyLen = bodyBytes === null ? -1 : taLength(bodyBytes);
+    const c = encodeCall(op, args, body);
     // From here to restoreReply no user code runs.
     const saved = keepReply();
-    let status, resultLen, text, resultBody;
+    let a;
     try {
-      reserve(opLen + argLen + (bodyLen > 0 ? bodyLen : 0));
-      slots[0] = opLen;
-      slots[1] = argLen;
-      slots[2] = bodyLen;
-      taSet(bytes, opBytes, HEADER);
-      taSet(bytes, argBytes, HEADER + opLen);
-      if (bodyBytes !== null) taSet(bytes, bodyBytes, HEADER + opLen + argLen);
+      writeCall(c);
       nativeHost();
-      // The engine may have grown the exchange while answering.
-      status = slots[0];
-      resultLen = slots[1];
-      const resultBodyLen = slots[2];
-      if (!(resultLen >= 0 && resultBodyLen >= -1 && HEADER + resultLen + (resultBodyLen > 0 ? resultBodyLen : 0) <= size)) {
-        throw new ErrorCtor('natsfn: malformed host answer');
-      }
-      text = utf8Decode(bytes, HEADER, HEADER + resultLen);
-      resultBody = resultBodyLen >= 0 ? fromExchange(HEADER + resultLen, resultBodyLen, Bytes) : null;
+      a = readAnswer();
     } finally {
       restoreReply(saved);
     }
-    if (status !== 0) {
-      const e = jsonParse(text);
-      const typeError = e.type === 'TypeError';
-      const err = construct(typeError ? TypeErrorCtor : ErrorCtor, [e.message], typeError ? TypeErrorCtor : HostError);
-      dataProperty(err, 'code', e.code);
-      throw err;
+    if (a.status !== 0) throw answerError(a.text);
+    return answerValue(a);
+  }
+
+  // ---- asynchronous host calls. hostAsync starts the call in the engine
+  // (natives.hostStart, which answers in slot 0 a status and in slot 1 the
+  // call's id) and keeps the promise's resolve functions by id; once the
+  // call is done, the engine writes its answer into the exchange, as for
+  // host, and calls complete(id). The engine forgets every call when an
+  // invocation ends, and invoke() then drops the functions kept here.
+  let calls = { __proto__: null }, callCount = 0;
+
+  function hostAsync(op, args, body) {
+    let resolve, reject;
+    const p = new PromiseCtor((res, rej) => { resolve = res; reject = rej; });
+    let c;
+    try {
+      c = encodeCall(op, args, body);
+    } catch (e) {
+      reject(e);
+      return p;
     }
-    return { __proto__: null, result: resultLen ? jsonParse(text) : null, body: resultBody };
+    const saved = keepReply();
+    let id = 0, a = null;
+    try {
+      writeCall(c);
+      nativeHostStart();
+      if (slots[0] === 0) id = slots[1]; else a = readAnswer();
+    } catch (e) {
+      a = null;
+      reject(e);
+    } finally {
+      restoreReply(saved);
+    }
+    if (id > 0) {
+      calls[id] = { resolve, reject };
+      callCount++;
+    } else if (a !== null) {
+      reject(answerError(a.text));
+    }
+    return p;
+  }
+
+  // complete settles the promise of call id with the answer the engine
+  // wrote. Everything is copied out before the promise settles; the
+  // reactions (user code) run after this returns.
+  function complete(id) {
+    const c = calls[id];
+    if (c === undefined) return;
+    delete calls[id];
+    callCount--;
+    let a;
+    try {
+      a = readAnswer();
+    } catch (e) {
+      c.reject(e);
+      return;
+    } finally {
+      // What was in the exchange before the answer, if anything, was
+      // the pending reply's status, which settle() rewrites.
+      slots[0] = 2;
+      slots[1] = 0;
+    }
+    if (a.status !== 0) c.reject(answerError(a.text));
+    else c.resolve(answerValue(a));
   }
 
   function str(name, v) {
@@ -297,74 +395,117 @@
     if (v === undefined) throw new TypeErrorCtor(name + ' is required');
     return v;
   }
-
-  const kv = freeze({
-    get(key) { const r = host('kv.get', [str('key', key)]); return r.result.found ? r.body : null; },
-    set(key, value) { return host('kv.set', [str('key', key)], required('value', value)).result; },
-    put(key, value) { return kv.set(key, value); },
-    delete(key) { host('kv.delete', [str('key', key)]); },
-    keys() { return host('kv.keys', []).result || []; },
-  });
-
-  const objectStore = freeze({
-    put(name, data) { return host('obj.put', [str('name', name)], required('data', data)).result; },
-    get(name) { const r = host('obj.get', [str('name', name)]); return r.result.found ? r.body : null; },
-    delete(name) { host('obj.delete', [str('name', name)]); },
-    list() { return host('obj.list', []).result || []; },
-  });
-
   function timeoutMs(o) {
     if (o.timeout === undefined) return undefined;
     if (typeof o.timeout !== 'number' || !(o.timeout > 0)) throw new TypeErrorCtor('opts.timeout must be a positive number of milliseconds');
     return o.timeout;
   }
 
-  const messaging = freeze({
-    publish(subject, payload, o) {
-      o = opts('opts', o);
-      host('msg.publish', [str('subject', subject), { headers: o.headers }], payload === undefined ? '' : payload);
-    },
-    request(subject, payload, o) {
-      o = opts('opts', o);
-      return host('msg.request', [str('subject', subject), { timeout_ms: timeoutMs(o), headers: o.headers }],
-        payload === undefined ? '' : payload).body;
-    },
-    requestMany(subject, payload, o) {
-      o = opts('opts', o);
-      const r = host('msg.requestMany', [str('subject', subject), { timeout_ms: timeoutMs(o), max: o.max, stall_ms: o.stall }],
-        payload === undefined ? '' : payload);
-      const sizes = r.result.sizes, body = r.body;
-      const total = taLength(body);
-      const out = [];
-      for (let i = 0, off = 0; i < sizes.length; i++) {
-        const n = sizes[i];
-        if (!(n >= 0 && off + n <= total)) throw new ErrorCtor('natsfn: malformed host answer');
-        const b = newBytes(n);
-        taSet(b, new U8(taBuffer(body), taByteOffset(body) + off, n));
-        dataProperty(out, i, b);
-        off += n;
-      }
-      return out;
-    },
-  });
+  // Every host-service method is written once, as a request (check the
+  // arguments, name the call) and an answer (turn { result, body } into the
+  // method's value); service() makes its synchronous and its Promise form.
+  const req = (op, args, body) => ({ op, args, body });
+  const payloadOf = (payload) => (payload === undefined ? '' : payload);
+  const resultOf = (r) => r.result;
+  const nothing = () => undefined;
+  const foundBody = (r) => (r.result.found ? r.body : null);
+  const listOf = (r) => r.result || [];
 
-  function httpCall(method, url, body, o) {
-    o = opts('opts', o);
-    const r = host('http.request', [method, str('url', url), { headers: o.headers, timeout_ms: timeoutMs(o) }], body);
+  function splitMany(r) {
+    const sizes = r.result.sizes, body = r.body;
+    const total = taLength(body);
+    const out = [];
+    for (let i = 0, off = 0; i < sizes.length; i++) {
+      const n = sizes[i];
+      if (!(n >= 0 && off + n <= total)) throw new ErrorCtor('natsfn: malformed host answer');
+      const b = newBytes(n);
+      taSet(b, new U8(taBuffer(body), taByteOffset(body) + off, n));
+      dataProperty(out, i, b);
+      off += n;
+    }
+    return out;
+  }
+
+  function httpRequest(method) {
+    return (url, body, o) => {
+      o = opts('opts', o);
+      return req('http.request', [method, str('url', url), { headers: o.headers, timeout_ms: timeoutMs(o) }], body);
+    };
+  }
+  // GET and HEAD take no body: their second argument is opts.
+  const httpNoBody = (method) => { const r = httpRequest(method); return (url, o) => r(url, undefined, o); };
+  function httpAnswer(r) {
     const b = r.body || newBytes(0);
     return { status: r.result.status, headers: r.result.headers, body: b, response: bytesText(b) };
   }
-  const http = freeze({
-    get(url, o) { return httpCall('GET', url, undefined, o); },
-    head(url, o) { return httpCall('HEAD', url, undefined, o); },
-    post(url, body, o) { return httpCall('POST', url, body, o); },
-    put(url, body, o) { return httpCall('PUT', url, body, o); },
-    patch(url, body, o) { return httpCall('PATCH', url, body, o); },
-    del(url, body, o) { return httpCall('DELETE', url, body, o); },
-    delete(url, body, o) { return httpCall('DELETE', url, body, o); },
-  });
 
-  const hostServices = freeze({ http, kv, objectStore, messaging });
+  const kvSet = [(key, value) => req('kv.set', [str('key', key)], required('value', value)), resultOf];
+  const httpDelete = [httpRequest('DELETE'), httpAnswer];
+  const methods = {
+    kv: {
+      get: [(key) => req('kv.get', [str('key', key)]), foundBody],
+      set: kvSet,
+      put: kvSet,
+      delete: [(key) => req('kv.delete', [str('key', key)]), nothing],
+      keys: [() => req('kv.keys', []), listOf],
+    },
+    objectStore: {
+      put: [(name, data) => req('obj.put', [str('name', name)], required('data', data)), resultOf],
+      get: [(name) => req('obj.get', [str('name', name)]), foundBody],
+      delete: [(name) => req('obj.delete', [str('name', name)]), nothing],
+      list: [() => req('obj.list', []), listOf],
+    },
+    messaging: {
+      publish: [(subject, payload, o) => {
+        o = opts('opts', o);
+        return req('msg.publish', [str('subject', subject), { headers: o.headers }], payloadOf(payload));
+      }, nothing],
+      request: [(subject, payload, o) => {
+        o = opts('opts', o);
+        return req('msg.request', [str('subject', subject), { timeout_ms: timeoutMs(o), headers: o.headers }], payloadOf(payload));
+      }, (r) => r.body],
+      requestMany: [(subject, payload, o) => {
+        o = opts('opts', o);
+        return req('msg.requestMany', [str('subject', subject), { timeout_ms: timeoutMs(o), max: o.max, stall_ms: o.stall }], payloadOf(payload));
+      }, splitMany],
+    },
+    http: {
+      get: [httpNoBody('GET'), httpAnswer],
+      head: [httpNoBody('HEAD'), httpAnswer],
+      post: [httpRequest('POST'), httpAnswer],
+      put: [httpRequest('PUT'), httpAnswer],
+      patch: [httpRequest('PATCH'), httpAnswer],
+      del: httpDelete,
+      delete: httpDelete,
+    },
+  };
+
+  // service makes the two forms of one service's methods. Arguments are
+  // checked in the Promise form too, and a bad one rejects: an async
+  // function turns the throw into a rejection.
+  function service(ms) {
+    const sync = {}, promises = {};
+    const names = objectKeys(ms);
+    for (let i = 0; i < names.length; i++) {
+      const request = ms[names[i]][0], answer = ms[names[i]][1];
+      const syncForm = function (a, b, c) { const q = request(a, b, c); return answer(host(q.op, q.args, q.body)); };
+      const promiseForm = async function (a, b, c) { const q = request(a, b, c); return answer(await hostAsync(q.op, q.args, q.body)); };
+      defineProperty(syncForm, 'name', { value: names[i] });
+      defineProperty(promiseForm, 'name', { value: names[i] });
+      dataProperty(sync, names[i], syncForm);
+      dataProperty(promises, names[i], promiseForm);
+    }
+    return { __proto__: null, sync: freeze(sync), promises: freeze(promises) };
+  }
+  const kv = service(methods.kv), objectStore = service(methods.objectStore);
+  const messaging = service(methods.messaging), http = service(methods.http);
+
+  const hostServices = freeze({
+    http: http.sync, kv: kv.sync, objectStore: objectStore.sync, messaging: messaging.sync,
+    // The same methods, each returning a Promise: their calls run at the
+    // same time, and the function's code runs on while they do.
+    promises: freeze({ http: http.promises, kv: kv.promises, objectStore: objectStore.promises, messaging: messaging.promises }),
+  });
 
   // ---- console
   function formatOne(a) {
@@ -661,6 +802,8 @@
   function invoke() {
     sealed = false;
     pending = null;
+    // The engine has forgotten the last invocation's timers and calls.
+    if (timerCount !== 0 || callCount !== 0) forgetPending();
     const subjectLen = slots[0], replyLen = slots[1], headersLen = slots[2], payloadLen = slots[3], metaLen = slots[4];
     disp = 0; dispDelay = 0; dispReason = '';
     let o = HEADER;
@@ -710,22 +853,76 @@
     bytes = new U8(exchange);
   }
 
+  // ---- timers. The engine keeps each timer's due time (natives.timerSet,
+  // timerClear) and calls fire(id) when it is due; the callback and its
+  // arguments stay here. timerSet returns false once the invocation's
+  // reply is decided: such a timer would never run, so nothing is kept.
+  let timers = { __proto__: null }, timerCount = 0, lastTimerId = 0;
+  const MAX_TIMER_ID = 0x7fffffff;
+
+  // setTimer arms a timer of delay ms (an integer >= 0) that calls
+  // callback(...args) once, or every delay ms with repeat; it returns the
+  // timer's id, a positive integer, or 0 when too many timers are armed.
+  function setTimer(callback, args, delay, repeat) {
+    lastTimerId = lastTimerId === MAX_TIMER_ID ? 1 : lastTimerId + 1;
+    const id = lastTimerId;
+    const armed = nativeTimerSet(id, delay);
+    if (armed < 0) return 0;
+    if (armed > 0) {
+      timers[id] = { callback, args, delay, repeat };
+      timerCount++;
+    }
+    return id;
+  }
+
+  function clearTimer(id) {
+    if (timers[id] === undefined) return;
+    delete timers[id];
+    timerCount--;
+    nativeTimerClear(id);
+  }
+
+  // fire runs timer id's callback; an interval is armed again after it,
+  // unless the callback cleared it. An exception is reported, as HTML does,
+  // and the function goes on.
+  function fire(id) {
+    const t = timers[id];
+    if (t === undefined) return;
+    if (!t.repeat) { delete timers[id]; timerCount--; }
+    try {
+      apply(t.callback, global, t.args);
+    } catch (e) {
+      reportError(e);
+    }
+    if (t.repeat && timers[id] === t && nativeTimerSet(id, t.delay) <= 0) { delete timers[id]; timerCount--; }
+  }
+
+  function forgetPending() {
+    timers = { __proto__: null };
+    timerCount = 0;
+    calls = { __proto__: null };
+    callCount = 0;
+  }
+
+  // reportError logs an exception nobody caught (from a timer, a
+  // microtask or reportError()) as the error of a failed call is logged.
+  function reportError(e) {
+    nativeLog('error', errorText(e));
+  }
+
   // ---- internals: what the web extensions (web/*.js) build on. They are
   // natsfn's own code, run once after this file and before the user's; no
-  // view of the exchange is among these.
-  // hostAsync is the Promise form of host: it resolves to { result, body }
-  // or rejects with the same coded Error.
-  function hostAsync(op, args, body) {
-    return new Promise((resolve) => { resolve(host(op, args, body)); });
-  }
+  // view of the exchange is among these. hostAsync is the Promise form of
+  // host: it resolves to { result, body } or rejects with the same coded
+  // Error. setTimer and clearTimer are the timers' core (web/05_timers.js).
   const internals = freeze({
     __proto__: null,
-    define, host, hostAsync, utf8Encode, utf8Decode, toBody, viewBytes, newBytes, Bytes,
+    define, host, hostAsync, setTimer, clearTimer, reportError, utf8Encode, utf8Decode, toBody, viewBytes, newBytes, Bytes,
     DOMException, format, log: (level, line) => { nativeLog(level, toStr(line)); },
     // shared: what one extension hands to a later one (its classes, say).
     shared: { __proto__: null },
   });
 
   nativeExchange(exchange);
-  return { setHandler, invoke, settle, prepare, internals };
+  return { setHandler, invoke, settle, prepare, complete, fire, internals };
 })

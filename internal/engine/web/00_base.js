@@ -5,5 +5,5 @@
 (function (internals, natives) {
   'use strict';
   const { define } = internals;
-  define('navigator', Object.freeze({ userAgent: 'natsfn' }));
+  define('navigator', Object.freeze({ userAgent: natives.userAgent() }));
 })
