@@ -1,6 +1,8 @@
 package scaffold
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,37 +10,46 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/natsfn/natsfn/internal/engine"
 )
 
 // TestTypesNameEveryHostService keeps the declarations in step with the
-// prelude: every method of hostServices it defines is declared.
+// runtime: every method of hostServices (and so of hostServices.promises,
+// which has the same) that a function finds is declared.
 func TestTypesNameEveryHostService(t *testing.T) {
-	prelude, err := os.ReadFile(filepath.Join("..", "engine", "prelude.js"))
+	p, err := engine.Compile("list.js", `() => Object.fromEntries(
+		['http', 'kv', 'objectStore', 'messaging'].map((s) => [s, Object.keys(hostServices[s])]))`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := string(prelude)
-	dts := string(Types())
-	// Each service is `const NAME = freeze({ method(...) {...}, ... });`.
-	services := regexp.MustCompile(`(?s)const (kv|objectStore|messaging|http) = freeze\(\{(.*?)\n  \}\);`).FindAllStringSubmatch(src, -1)
-	if len(services) != 4 {
-		t.Fatalf("found %d services in the prelude, want 4: has its layout changed?", len(services))
+	iso, err := engine.NewIsolate(p, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	method := regexp.MustCompile(`(?m)^    (\w+)\(`)
+	defer iso.Dispose()
+	res := iso.Invoke(context.Background(), &engine.Invocation{Subject: "list"})
+	if res.Err != nil {
+		t.Fatalf("%v: %s", res.Err, res.Detail)
+	}
+	var services map[string][]string
+	if err := json.Unmarshal(res.Body, &services); err != nil {
+		t.Fatal(err)
+	}
+	dts := string(Types())
 	iface := map[string]string{"kv": "KV", "objectStore": "ObjectStore", "messaging": "Messaging", "http": "Http"}
-	for _, s := range services {
-		decl := regexp.MustCompile(`(?s)interface ` + iface[s[1]] + ` \{(.*?)\n\}`).FindStringSubmatch(dts)
+	for name, methods := range services {
+		decl := regexp.MustCompile(`(?s)interface ` + iface[name] + ` \{(.*?)\n\}`).FindStringSubmatch(dts)
 		if decl == nil {
-			t.Errorf("natsfn.d.ts has no interface %s for hostServices.%s", iface[s[1]], s[1])
+			t.Errorf("natsfn.d.ts has no interface %s for hostServices.%s", iface[name], name)
 			continue
 		}
-		methods := method.FindAllStringSubmatch(s[2], -1)
 		if len(methods) == 0 {
-			t.Errorf("no methods found for %s in the prelude", s[1])
+			t.Errorf("hostServices.%s has no methods", name)
 		}
 		for _, m := range methods {
-			if !regexp.MustCompile(`(?m)^  ` + m[1] + `\(`).MatchString(decl[1]) {
-				t.Errorf("natsfn.d.ts does not declare hostServices.%s.%s", s[1], m[1])
+			if !regexp.MustCompile(`(?m)^  ` + m + `\(`).MatchString(decl[1]) {
+				t.Errorf("natsfn.d.ts does not declare hostServices.%s.%s", name, m)
 			}
 		}
 	}
@@ -46,9 +57,9 @@ func TestTypesNameEveryHostService(t *testing.T) {
 		if !strings.Contains(dts, "declare const "+name+":") {
 			t.Errorf("natsfn.d.ts does not declare %s", name)
 		}
-		if !strings.Contains(src, "define('"+name+"'") {
-			t.Errorf("the prelude no longer defines %s", name)
-		}
+	}
+	if !strings.Contains(dts, "readonly promises:") {
+		t.Error("natsfn.d.ts does not declare hostServices.promises")
 	}
 }
 
