@@ -123,12 +123,12 @@ func TestAttacksAreContained(t *testing.T) {
 
 // Functions see no Node or browser escape hatches. (fetch exists, but it is
 // hostServices.http's call under the same egress policy: internal/engine's
-// TestFetchEgressRefused.)
+// TestFetchEgressRefused; so do timers, which never outlive a call.)
 func TestNoAmbientAuthority(t *testing.T) {
 	n := startNode(t, Config{})
 	c, nc := newClient(t, n)
 	deploy(t, c, "probe", `() => [typeof require, typeof process, typeof XMLHttpRequest,
-		typeof WebSocket, typeof Deno, typeof Bun, typeof setTimeout, typeof importScripts, typeof module]`, "probe")
+		typeof WebSocket, typeof Deno, typeof Bun, typeof Worker, typeof importScripts, typeof module]`, "probe")
 	want := `["undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined"]`
 	if m := invoke(t, nc, "probe", nil); string(m.Data) != want {
 		t.Fatalf("globals %s", m.Data)

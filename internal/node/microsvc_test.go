@@ -180,7 +180,7 @@ func testFunctionsAreMicroServices(t *testing.T, sandbox string) {
 		}
 		return requests == calls && errs == failures
 	})
-	if len(lastErrors) == 0 || !slices.ContainsFunc(lastErrors, func(s string) bool { return s == "500:function failed" }) {
+	if len(lastErrors) == 0 || !slices.ContainsFunc(lastErrors, func(s string) bool { return s == "500:function failed: Error: no" }) {
 		t.Errorf("last errors %q", lastErrors)
 	}
 
