@@ -169,3 +169,7 @@ func benchHTTP(b *testing.B, src string) {
 		}
 	}
 }
+
+func BenchmarkHTTPGetPromise(b *testing.B) {
+	benchHTTP(b, `async (s) => (await hostServices.promises.http.get(s)).response`)
+}

@@ -26,7 +26,8 @@ func BenchmarkFetchVsHTTPGet(b *testing.B) {
 	url := srv.URL + "/ping"
 	deploy(b, c, "viafetch", `async () => { const r = await fetch(`+"`"+url+"`"+`); return r.status + ' ' + await r.text(); }`, "bench.fetch")
 	deploy(b, c, "viaget", `() => { const r = hostServices.http.get(`+"`"+url+"`"+`); return r.status + ' ' + r.response; }`, "bench.get")
-	for _, tt := range []struct{ name, subject string }{{"fetch", "bench.fetch"}, {"http.get", "bench.get"}} {
+	deploy(b, c, "viapromise", `async () => { const r = await hostServices.promises.http.get(`+"`"+url+"`"+`); return r.status + ' ' + r.response; }`, "bench.promise")
+	for _, tt := range []struct{ name, subject string }{{"fetch", "bench.fetch"}, {"http.get", "bench.get"}, {"promises.http.get", "bench.promise"}} {
 		b.Run(tt.name, func(b *testing.B) {
 			for b.Loop() {
 				m, err := nc.Request(tt.subject, nil, 10*time.Second)
