@@ -984,30 +984,22 @@ func deriveBits(req *subtleReq, segs [][]byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		var priv *ecdh.PrivateKey
-		switch k := k.(type) {
-		case *ecdsa.PrivateKey:
-			if priv, err = k.ECDH(); err != nil {
-				return nil, err
-			}
-		case *ecdh.PrivateKey:
-			priv = k
-		default:
+		priv, err := ecdhPrivate(k)
+		if err != nil {
+			return nil, err
+		}
+		if priv == nil {
 			return nil, &domError{"InvalidAccessError", "not an " + req.Alg + " key"}
 		}
 		pk, err := parseKey("public", seg(segs, 1))
 		if err != nil {
 			return nil, err
 		}
-		var pub *ecdh.PublicKey
-		switch pk := pk.(type) {
-		case *ecdsa.PublicKey:
-			if pub, err = pk.ECDH(); err != nil {
-				return nil, err
-			}
-		case *ecdh.PublicKey:
-			pub = pk
-		default:
+		pub, err := ecdhPublic(pk)
+		if err != nil {
+			return nil, err
+		}
+		if pub == nil {
 			return nil, &domError{"InvalidAccessError", "the public key is not an " + req.Alg + " key"}
 		}
 		if pub.Curve() != priv.Curve() {
@@ -1030,4 +1022,27 @@ func deriveBits(req *subtleReq, segs [][]byte) ([]byte, error) {
 		return out, nil
 	}
 	return nil, &domError{"InvalidAccessError", req.Alg + " cannot derive bits"}
+}
+
+// ecdhPrivate is k as an ECDH private key (an ECDSA key's curve serves
+// both); nil when k is neither.
+func ecdhPrivate(k any) (*ecdh.PrivateKey, error) {
+	switch k := k.(type) {
+	case *ecdsa.PrivateKey:
+		return k.ECDH()
+	case *ecdh.PrivateKey:
+		return k, nil
+	}
+	return nil, nil
+}
+
+// ecdhPublic is ecdhPrivate for public keys.
+func ecdhPublic(k any) (*ecdh.PublicKey, error) {
+	switch k := k.(type) {
+	case *ecdsa.PublicKey:
+		return k.ECDH()
+	case *ecdh.PublicKey:
+		return k, nil
+	}
+	return nil, nil
 }
