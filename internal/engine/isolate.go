@@ -62,6 +62,8 @@ type Isolate struct {
 	releaseExchange func()
 	// web is the web extensions' scratch buffer (scratch.go).
 	web scratch
+	// zs holds the compression streams' Go state (compression.go).
+	zs zState
 
 	// callCtx is the context of the invocation running now; host calls
 	// use it. Only the owning goroutine touches it.

@@ -19,7 +19,7 @@ import (
 // fire(id)), lets the microtasks run, and checks the promise again.
 // Nothing outlives the invocation: when its reply is decided, endLoop
 // cancels the calls still running (their answers are dropped) and forgets
-// every timer. docs/host-services.md states these rules for users.
+// every timer and compression stream. docs/host-services.md states these rules for users.
 
 const (
 	// maxOpsInFlight bounds the host calls one isolate runs at once. That
@@ -158,6 +158,7 @@ func (i *Isolate) endLoop() {
 		l.timers = l.timers[:0]
 		clear(l.timerByID)
 	}
+	i.zs.free()
 }
 
 // stopLoop ends the loop for good: it waits for the calls still running,

@@ -434,3 +434,23 @@ func TestRequestResponse(t *testing.T) {
 			`["SyntaxError","TypeError","TypeError"]`},
 	}, Options{})
 }
+
+func TestErrorAndRejectionEvents(t *testing.T) {
+	runWebCases(t, []webCase{
+		{"ErrorEvent", errHelpers + `
+			const err = new Error('boom');
+			const e = new ErrorEvent('error', { message: 'm', filename: 'f.js', lineno: 3, colno: -1, error: err, cancelable: true });
+			const d = new ErrorEvent('error');
+			const t = new EventTarget(); let seen; t.addEventListener('error', (x) => { seen = x.error; x.preventDefault(); });
+			return [e instanceof Event, e.type, e.message, e.filename, e.lineno, e.colno, e.error === err, d.message, d.lineno, d.error,
+				t.dispatchEvent(e), seen === err, Object.prototype.toString.call(e), await thrown(() => new ErrorEvent())];`,
+			`[true,"error","m","f.js",3,4294967295,true,"",0,null,false,true,"[object ErrorEvent]","TypeError"]`},
+		{"PromiseRejectionEvent", errHelpers + `
+			const p = Promise.reject(new Error('x')); p.catch(() => {});
+			const e = new PromiseRejectionEvent('unhandledrejection', { promise: p, reason: 42, cancelable: true });
+			return [e instanceof Event, e.promise === p, e.reason, e.cancelable, new PromiseRejectionEvent('x', { promise: p }).reason,
+				await thrown(() => new PromiseRejectionEvent('x')), await thrown(() => new PromiseRejectionEvent('x', {})),
+				await thrown(() => new PromiseRejectionEvent('x', { promise: 1 })), Object.prototype.toString.call(e)];`,
+			`[true,true,42,true,null,"TypeError","TypeError","TypeError","[object PromiseRejectionEvent]"]`},
+	}, Options{})
+}

@@ -6,4 +6,6 @@
   'use strict';
   const { define } = internals;
   define('navigator', Object.freeze({ userAgent: natives.userAgent() }));
+  // HTML's self is the global object itself, as in a worker.
+  define('self', globalThis);
 })

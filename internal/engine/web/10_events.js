@@ -1,4 +1,4 @@
-// natsfn:globals Event CustomEvent EventTarget AbortController AbortSignal
+// natsfn:globals Event CustomEvent ErrorEvent PromiseRejectionEvent EventTarget AbortController AbortSignal
 // natsfn web extension: Event, CustomEvent, EventTarget (DOM standard), and
 // AbortController/AbortSignal, which are built on them. There is no tree
 // of nodes, so dispatch only ever reaches the target itself: capture and
@@ -63,6 +63,48 @@
       this.#detail = init === undefined || init === null || init.detail === undefined ? null : init.detail;
     }
     get detail() { return this.#detail; }
+  }
+
+  // ErrorEvent and PromiseRejectionEvent (HTML). natsfn fires neither
+  // itself: its global object is no EventTarget (docs/runtime.md); code
+  // written for one runtime or another may still construct them.
+  const dictOf = (init, what) => {
+    if (init === undefined || init === null) return {};
+    if (typeof init !== 'object' && typeof init !== 'function') throw new TypeError(what + ': the init must be an object');
+    return init;
+  };
+  class ErrorEvent extends Event {
+    #message; #filename; #lineno; #colno; #error;
+    constructor(type, init = undefined) {
+      if (arguments.length === 0) throw new TypeError('ErrorEvent: 1 argument required, but only 0 present');
+      const d = dictOf(init, 'ErrorEvent');
+      super(type, init);
+      this.#message = d.message === undefined ? '' : String(d.message);
+      this.#filename = d.filename === undefined ? '' : String(d.filename);
+      this.#lineno = d.lineno === undefined ? 0 : Number(d.lineno) >>> 0;
+      this.#colno = d.colno === undefined ? 0 : Number(d.colno) >>> 0;
+      this.#error = d.error;
+    }
+    get message() { return this.#message; }
+    get filename() { return this.#filename; }
+    get lineno() { return this.#lineno; }
+    get colno() { return this.#colno; }
+    get error() { return this.#error; }
+  }
+  class PromiseRejectionEvent extends Event {
+    #promise; #reason;
+    constructor(type, init) {
+      if (arguments.length < 2) throw new TypeError('PromiseRejectionEvent: 2 arguments required, but only ' + arguments.length + ' present');
+      const d = dictOf(init, 'PromiseRejectionEvent');
+      const promise = d.promise;
+      if (promise === undefined) throw new TypeError('PromiseRejectionEvent: init.promise is required');
+      if ((typeof promise !== 'object' && typeof promise !== 'function') || promise === null) throw new TypeError('PromiseRejectionEvent: init.promise must be an object');
+      super(type, init);
+      this.#promise = promise;
+      this.#reason = d.reason;
+    }
+    get promise() { return this.#promise; }
+    get reason() { return this.#reason; }
   }
 
   // flatten reads the options of add/removeEventListener.
@@ -267,11 +309,15 @@
     abort(reason) { signalAbort(this.#signal, reason); }
   }
 
+  Object.defineProperty(ErrorEvent.prototype, Symbol.toStringTag, { value: 'ErrorEvent', configurable: true });
+  Object.defineProperty(PromiseRejectionEvent.prototype, Symbol.toStringTag, { value: 'PromiseRejectionEvent', configurable: true });
   Object.defineProperty(AbortSignal.prototype, Symbol.toStringTag, { value: 'AbortSignal', configurable: true });
   Object.defineProperty(AbortController.prototype, Symbol.toStringTag, { value: 'AbortController', configurable: true });
 
   define('Event', Event);
   define('CustomEvent', CustomEvent);
+  define('ErrorEvent', ErrorEvent);
+  define('PromiseRejectionEvent', PromiseRejectionEvent);
   define('EventTarget', EventTarget);
   define('AbortController', AbortController);
   define('AbortSignal', AbortSignal);

@@ -496,7 +496,18 @@
   const subtle = new SubtleCrypto(TOKEN);
 
   // crypto keeps the prelude's getRandomValues and randomUUID and gains subtle.
-  define('crypto', freeze({ getRandomValues: oldCrypto.getRandomValues, randomUUID: oldCrypto.randomUUID, subtle }));
+  // The object is frozen (and has its methods as own properties), so
+  // that user code cannot swap them under other code that uses crypto.
+  class Crypto {
+    constructor(token) { if (token !== TOKEN) throw new TypeErrorCtor('Illegal constructor'); }
+  }
+  defineProperty(Crypto.prototype, Symbol.toStringTag, { value: 'Crypto', configurable: true });
+  const cryptoObj = new Crypto(TOKEN);
+  for (const [k, v] of [['getRandomValues', oldCrypto.getRandomValues], ['randomUUID', oldCrypto.randomUUID], ['subtle', subtle]]) {
+    defineProperty(cryptoObj, k, { value: v, enumerable: true });
+  }
+  define('crypto', freeze(cryptoObj));
+  define('Crypto', Crypto);
   define('CryptoKey', CryptoKey);
   define('SubtleCrypto', SubtleCrypto);
 })

@@ -1116,7 +1116,7 @@
   define('TextEncoderStream', TextEncoderStream);
   define('TextDecoderStream', TextDecoderStream);
   shared.streams = Object.freeze({
-    ReadableStream, isReadableStream, readAll, bytesStream, isDisturbed,
+    ReadableStream, TransformStream, isReadableStream, readAll, bytesStream, isDisturbed,
     cancel: readableCancel,
   });
 })
