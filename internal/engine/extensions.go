@@ -118,34 +118,6 @@ func readExtensions() ([]*extension, error) {
 	return list, nil
 }
 
-// lazyGlobals defines, for each global of a lazy extension, an accessor
-// that runs the extension on first use. The extension's define replaces
-// the accessor with the value; an assignment before that replaces it too,
-// and the extension is not run for it.
-const lazyGlobals = `(function (global, names, index, load) {
-  'use strict';
-  const { defineProperty, getOwnPropertyDescriptor } = Reflect;
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i], k = index[i];
-    defineProperty(global, name, {
-      configurable: true,
-      enumerable: false,
-      get() {
-        load(k);
-        const d = getOwnPropertyDescriptor(global, name);
-        return d !== undefined && 'value' in d ? d.value : undefined;
-      },
-      set(v) { defineProperty(global, name, { value: v, writable: true, configurable: true }); },
-    });
-  }
-})`
-
-var lazyProgram struct {
-	once sync.Once
-	prog *Program
-	err  error
-}
-
 // webState is an isolate's side of the extensions.
 type webState struct {
 	internals *v8.Value
@@ -165,8 +137,7 @@ func (i *Isolate) installExtensions(internals *v8.Value) error {
 		return err
 	}
 	i.ext = webState{internals: internals, natives: natives, ran: make([]bool, len(list))}
-	var names []string
-	var index []int
+	var lazy [][2]any // [name, extension index]
 	for k, e := range list {
 		if len(e.globals) == 0 {
 			if err := i.runExtension(k); err != nil {
@@ -175,50 +146,42 @@ func (i *Isolate) installExtensions(internals *v8.Value) error {
 			continue
 		}
 		for _, g := range e.globals {
-			names = append(names, g)
-			index = append(index, k)
+			lazy = append(lazy, [2]any{g, k})
 		}
 	}
-	if len(names) == 0 {
+	if len(lazy) == 0 {
 		return nil
 	}
-	return i.installLazy(names, index)
+	return i.installLazy(lazy)
 }
 
-func (i *Isolate) installLazy(names []string, index []int) error {
-	lazyProgram.once.Do(func() { lazyProgram.prog, lazyProgram.err = Compile("natsfn:lazy", lazyGlobals) })
-	if lazyProgram.err != nil {
-		return lazyProgram.err
-	}
-	script, err := lazyProgram.prog.compileIn(i.iso)
+// installLazy has the prelude's internals.lazy put an accessor for each
+// global of the lazy extensions in place.
+func (i *Isolate) installLazy(globals [][2]any) error {
+	lazy, err := i.ext.internals.Object().Get("lazy")
 	if err != nil {
 		return err
 	}
-	v, err := script.Run(i.ctx)
-	if err != nil {
-		return scriptError(err)
-	}
-	fn, err := v.AsFunction()
+	fn, err := lazy.AsFunction()
 	if err != nil {
 		return err
 	}
-	namesV, err := i.jsonValue(names)
+	spec, err := json.Marshal(globals)
 	if err != nil {
 		return err
 	}
-	indexV, err := i.jsonValue(index)
+	specV, err := v8.NewValue(i.iso, string(spec))
 	if err != nil {
 		return err
 	}
-	loadFn := i.guarded(func(info *v8.FunctionCallbackInfo) (*v8.Value, error) {
+	load := i.guarded(func(info *v8.FunctionCallbackInfo) (*v8.Value, error) {
 		args := info.Args()
 		if len(args) != 1 {
 			return nil, errors.New("natsfn: lazy load: want one argument")
 		}
 		return nil, i.runExtension(int(args[0].Integer()))
 	}).GetFunction(i.ctx)
-	_, err = fn.Call(v8.Undefined(i.iso), i.ctx.Global(), namesV, indexV, loadFn)
-	if err != nil {
+	if _, err := fn.Call(v8.Undefined(i.iso), specV, load); err != nil {
 		return scriptError(err)
 	}
 	return nil
@@ -256,15 +219,6 @@ func (i *Isolate) runExtension(k int) error {
 		return fmt.Errorf("engine: %s: %w", e.prog.Name, scriptError(err))
 	}
 	return nil
-}
-
-// jsonValue makes a JavaScript value of v through JSON.
-func (i *Isolate) jsonValue(v any) (*v8.Value, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return v8.JSONParse(i.ctx, string(b))
 }
 
 // objectOf makes an object whose methods are the callbacks in fns, each

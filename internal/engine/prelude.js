@@ -49,7 +49,7 @@
   const strSlice = uncurry(String.prototype.slice);
   const toLowerCase = uncurry(String.prototype.toLowerCase);
   const jsonStringify = JSON.stringify, jsonParse = JSON.parse;
-  const freeze = Object.freeze, objectKeys = Object.keys;
+  const freeze = Object.freeze, objectKeys = Object.keys, hasOwn = Object.hasOwn;
   const ErrorCtor = Error, TypeErrorCtor = TypeError, RangeErrorCtor = RangeError;
   const PromiseCtor = Promise;
   const nativeHost = natives.host, nativeLog = natives.log, nativeRandom = natives.random, nativeExchange = natives.exchange;
@@ -915,10 +915,34 @@
   // view of the exchange is among these. hostAsync is the Promise form of
   // host: it resolves to { result, body } or rejects with the same coded
   // Error. setTimer and clearTimer are the timers' core (web/05_timers.js).
+  // lazy puts an accessor on the global object for each global of the
+  // lazy web extensions (extensions.go), given as JSON [[name, k], ...]:
+  // the first use of one runs load(k), whose define replaces the accessor
+  // with the value. An assignment before that replaces it too, and the
+  // extension is not run for it.
+  function lazy(json, load) {
+    const list = jsonParse(json);
+    for (let i = 0; i < list.length; i++) {
+      const name = list[i][0], k = list[i][1];
+      defineProperty(global, name, {
+        __proto__: null,
+        configurable: true,
+        enumerable: false,
+        get() {
+          load(k);
+          const d = getOwnPropertyDescriptor(global, name);
+          return d !== undefined && hasOwn(d, 'value') ? d.value : undefined;
+        },
+        set(v) { defineProperty(global, name, { __proto__: null, value: v, writable: true, configurable: true }); },
+      });
+    }
+  }
+
   const internals = freeze({
     __proto__: null,
     define, host, hostAsync, setTimer, clearTimer, reportError, utf8Encode, utf8Decode, toBody, viewBytes, newBytes, Bytes,
-    DOMException, format, log: (level, line) => { nativeLog(level, toStr(line)); },
+    DOMException, format, lazy,
+    log: (level, line) => { nativeLog(level, toStr(line)); },
     // shared: what one extension hands to a later one (its classes, say).
     shared: { __proto__: null },
   });
