@@ -167,3 +167,23 @@ func TestURLSearchParams(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", res.Body, want)
 	}
 }
+
+// The parse cache keeps inputs with and without a base apart, whatever
+// characters they hold.
+func TestURLParseCacheKeys(t *testing.T) {
+	iso := newIsolate(t, `() => {
+		const out = [];
+		for (let i = 0; i < 2; i++) {
+			out.push(new URL('x', 'http://a/b/').href, URL.canParse('x'), URL.canParse('\0http://a/'),
+				new URL('http://c/\0d').pathname, new URL('y', 'http://a/\0').href);
+		}
+		for (let i = 0; i < 600; i++) new URL('http://h/' + i, 'http://b' + (i % 300) + '/');
+		out.push(new URL('http://h/599', 'http://b299/').href);
+		return out;
+	}`, Options{})
+	res := invoke(iso, "")
+	want := `["http://a/b/x",false,true,"/%00d","http://a/y","http://a/b/x",false,true,"/%00d","http://a/y","http://h/599"]`
+	if res.Err != nil || string(res.Body) != want {
+		t.Fatalf("got %s %v %s, want %s", res.Body, res.Err, res.Detail, want)
+	}
+}

@@ -19,6 +19,9 @@
   const TypeErrorCtor = TypeError;
   const SymbolIterator = Symbol.iterator;
   const urlParse = natives.urlParse, urlSet = natives.urlSet;
+  const MapCtor = Map;
+  const mapGet = uncurry(Map.prototype.get), mapSet = uncurry(Map.prototype.set);
+  const mapClear = uncurry(Map.prototype.clear), mapSize = uncurry(getOwnPropertyDescriptor(Map.prototype, 'size').get);
 
   // add appends v to a without running a setter user code put on
   // Array.prototype.
@@ -218,9 +221,31 @@
   // ---- URL. fields are Go's answer: see urlFields in url.go.
   const HREF = 0, ORIGIN = 1, PROTOCOL = 2, USERNAME = 3, PASSWORD = 4, HOST = 5, HOSTNAME = 6, PORT = 7,
     PATHNAME = 8, SEARCH = 9, HASH = 10;
+  // Parsing is a pure function of url and base, and a function tends to
+  // parse the same few URLs on every call (its API's endpoints, its own
+  // request's URL): the last answers are kept, as a crossing into Go and
+  // a conforming parse cost ten times a lookup. The field arrays are
+  // shared: they are replaced, never changed.
+  const MAX_CACHED = 128, MAX_BASES = 32; // at most 4,224 answers kept
+  const plain = new MapCtor(); // url -> fields
+  const based = new MapCtor(); // base -> url -> fields
   function parse(url, base) {
-    const f = base === undefined ? urlParse(url) : urlParse(url, base);
-    return f === undefined ? null : split(f, '\0');
+    let cache = plain;
+    if (base !== undefined) {
+      cache = mapGet(based, base);
+      if (cache === undefined) {
+        if (mapSize(based) >= MAX_BASES) mapClear(based);
+        cache = new MapCtor();
+        mapSet(based, base, cache);
+      }
+    }
+    let f = mapGet(cache, url);
+    if (f !== undefined) return f;
+    const fields = base === undefined ? urlParse(url) : urlParse(url, base);
+    f = fields === undefined ? null : split(fields, '\0');
+    if (mapSize(cache) >= MAX_CACHED) mapClear(cache);
+    mapSet(cache, url, f);
+    return f;
   }
   class URL {
     #f;
