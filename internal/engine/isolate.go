@@ -62,6 +62,9 @@ type Isolate struct {
 	releaseExchange func()
 	// web is the web extensions' scratch buffer (scratch.go).
 	web scratch
+	// cryptoLeft is closed when a crypto.subtle operation an invocation
+	// left running at its deadline ends (runSubtleInTime).
+	cryptoLeft chan struct{}
 	// zs holds the compression streams' Go state (compression.go).
 	zs zState
 
@@ -462,6 +465,18 @@ func (w *watchdog) fire() {
 	}
 	if time.Now().Before(w.deadline) {
 		w.set(w.deadline)
+		return
+	}
+	w.fired = true
+	w.iso.TerminateExecution()
+}
+
+// expire ends the running call now, as fire does at its deadline: for Go
+// code that saw the deadline pass before the timer fired.
+func (w *watchdog) expire() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.running || w.fired {
 		return
 	}
 	w.fired = true

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
@@ -142,7 +143,7 @@ func (i *Isolate) subtle(req *subtleReq) *subtleResp {
 		segs = append(segs, append([]byte(nil), b...))
 		off += n
 	}
-	resp, outs, err := runSubtle(req, segs)
+	resp, outs, err := i.runSubtleInTime(req, segs)
 	if err != nil {
 		var de *domError
 		if errors.As(err, &de) {
@@ -172,6 +173,68 @@ func seg(segs [][]byte, k int) []byte {
 		return segs[k]
 	}
 	return nil
+}
+
+// Bounds on the work one crypto.subtle call may ask for. Go's crypto cannot
+// be interrupted, and V8's watchdog stops JavaScript, not Go: these keep a
+// call that outlives its invocation short.
+const (
+	maxRSAGenerateBits  = 4096
+	maxPBKDF2Iterations = 10_000_000 // about 2 s of SHA-256 here
+)
+
+// heavy says whether an operation may take long: RSA key generation and
+// PBKDF2. The others take milliseconds at most.
+func heavy(req *subtleReq) bool {
+	return (req.Op == "generate" && isRSA(req.Alg)) || (req.Op == "derive" && req.Alg == "PBKDF2")
+}
+
+// runSubtleInTime runs a heavy operation on a goroutine of its own, so that
+// the call returns at the invocation's deadline instead of when Go is done
+// (the watchdog then ends the JavaScript). Such an operation left running
+// is waited for before the isolate starts another, so each isolate has at
+// most one running past its invocation.
+func (i *Isolate) runSubtleInTime(req *subtleReq, segs [][]byte) (*subtleResp, [][]byte, error) {
+	if !heavy(req) {
+		return runSubtle(req, segs)
+	}
+	ctx := i.callCtx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	timedOut := &domError{"OperationError", "the invocation ran out of time"}
+	if i.cryptoLeft != nil {
+		select {
+		case <-i.cryptoLeft:
+			i.cryptoLeft = nil
+		case <-ctx.Done():
+			return nil, nil, timedOut
+		}
+	}
+	type answer struct {
+		resp *subtleResp
+		outs [][]byte
+		err  error
+	}
+	done := make(chan answer, 1)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		resp, outs, err := runSubtle(req, segs)
+		done <- answer{resp, outs, err}
+	}()
+	select {
+	case a := <-done:
+		return a.resp, a.outs, a.err
+	case <-ctx.Done():
+		i.cryptoLeft = finished
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The invocation is over: its JavaScript must not go on
+			// and answer after the deadline, whichever timer fires first.
+			i.watchdog.expire()
+		}
+		return nil, nil, timedOut
+	}
 }
 
 func runSubtle(req *subtleReq, segs [][]byte) (*subtleResp, [][]byte, error) {
@@ -261,8 +324,11 @@ func generateKey(req *subtleReq) (*subtleResp, [][]byte, error) {
 		}
 		return pair(k, k.PublicKey(), &subtleResp{})
 	case isRSA(req.Alg):
-		if req.Length < 1024 || req.Length > 8192 || req.Length%8 != 0 {
-			return nil, nil, opErr("modulusLength must be a multiple of 8 from 1024 to 8192")
+		// Go takes about 0.5 s for a 4096-bit key here but some 30 s
+		// for an 8192-bit one, longer than any invocation may run; keys
+		// that large can still be imported.
+		if req.Length < 1024 || req.Length > maxRSAGenerateBits || req.Length%8 != 0 {
+			return nil, nil, opErr("modulusLength must be a multiple of 8 from 1024 to %d", maxRSAGenerateBits)
 		}
 		k, err := rsa.GenerateKey(rand.Reader, req.Length)
 		if err != nil {
@@ -968,8 +1034,8 @@ func deriveBits(req *subtleReq, segs [][]byte) ([]byte, error) {
 		}
 		var out []byte
 		if req.Alg == "PBKDF2" {
-			if req.Iterations <= 0 {
-				return nil, opErr("iterations must be positive")
+			if req.Iterations <= 0 || req.Iterations > maxPBKDF2Iterations {
+				return nil, opErr("iterations must be from 1 to %d", maxPBKDF2Iterations)
 			}
 			out, err = pbkdf2.Key(h.New, string(key), seg(segs, 1), req.Iterations, req.Length/8)
 		} else {

@@ -1,11 +1,15 @@
 package engine
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/natsfn/natsfn/api"
 )
 
 // TestSubtle runs testdata/subtle.js: the standard vectors (SHA, RFC 4231
@@ -121,5 +125,38 @@ func TestScratchShrinks(t *testing.T) {
 	}
 	if n := len(iso.web.buf); n > 1<<20 {
 		t.Fatalf("scratch still %d bytes", n)
+	}
+}
+
+// Go's crypto cannot be interrupted: work that could outlive any
+// invocation is refused, and a long PBKDF2 returns at the deadline
+// instead of when Go is done, leaving the isolate usable.
+func TestSubtleBoundsItsWork(t *testing.T) {
+	iso := newIsolate(t, `async (s) => {
+		const algo = { name: 'RSA-PSS', modulusLength: 8192, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+		if (s === 'rsa') return crypto.subtle.generateKey(algo, false, ['sign']).then(() => 'made', (e) => e.name + ': ' + e.message);
+		const key = await crypto.subtle.importKey('raw', new TextEncoder().encode('pw'), 'PBKDF2', false, ['deriveBits']);
+		const params = (n) => ({ name: 'PBKDF2', hash: 'SHA-256', salt: new Uint8Array(8), iterations: n });
+		if (s === 'many') return crypto.subtle.deriveBits(params(20_000_000), key, 256).then(() => 'derived', (e) => e.name + ': ' + e.message);
+		if (s === 'long') return crypto.subtle.deriveBits(params(10_000_000), key, 256).then(() => 'derived', (e) => e.name);
+		return new Uint8Array(await crypto.subtle.deriveBits(params(1000), key, 256)).length;
+	}`, Options{})
+	call := func(subject string, timeout time.Duration) Result {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		return iso.Invoke(ctx, &Invocation{Subject: subject})
+	}
+	if res := call("rsa", time.Minute); res.Err != nil || string(res.Body) != "OperationError: modulusLength must be a multiple of 8 from 1024 to 4096" {
+		t.Errorf("an 8192-bit key: %s %v", res.Body, res.Err)
+	}
+	if res := call("many", time.Minute); res.Err != nil || string(res.Body) != "OperationError: iterations must be from 1 to 10000000" {
+		t.Errorf("20 million iterations: %s %v", res.Body, res.Err)
+	}
+	// About 2 s of work against a 50 ms timeout.
+	if res := call("long", 50*time.Millisecond); res.Err == nil || res.Err.Code != api.CodeTimeout {
+		t.Errorf("a PBKDF2 past the deadline: %s %v", res.Body, res.Err)
+	}
+	if res := call("short", time.Minute); res.Err != nil || string(res.Body) != "32" {
+		t.Errorf("after the deadline: %s %v %s", res.Body, res.Err, res.Detail)
 	}
 }
