@@ -13,6 +13,7 @@ import (
 
 	"github.com/natsfn/natsfn/internal/cli"
 	"github.com/natsfn/natsfn/internal/scaffold"
+	"github.com/natsfn/natsfn/internal/testenv"
 )
 
 func TestTypes(t *testing.T) {
@@ -33,7 +34,7 @@ func TestTypes(t *testing.T) {
 
 // TestInitThenTest writes a project and runs its test as a user would:
 // `natsfn init DIR`, then `natsfn test DIR`; a failing test fails the
-// command; and tsc, when installed, finds no type errors.
+// command; and tsc finds no type errors.
 func TestInitThenTest(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "proj")
 	if code, stdout, stderr := run(t, "", "init", dir); code != 0 || !strings.Contains(stdout, "hello.ts") {
@@ -60,10 +61,7 @@ func TestInitThenTest(t *testing.T) {
 	code, stdout, stderr = run(t, "", "test", t.TempDir())
 	wantFailure(t, code, stdout, stderr, 1, "no test files")
 
-	tsc, err := exec.LookPath("tsc")
-	if err != nil {
-		t.Skip("tsc is not on PATH (npm install -g typescript): the project's type check is skipped")
-	}
+	tsc := testenv.Tsc(t) // the pinned TypeScript scripts/setup installs
 	os.Remove(filepath.Join(dir, "broken.test.ts"))
 	cmd := exec.CommandContext(context.Background(), tsc, "-p", dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
