@@ -44,7 +44,7 @@ func TestInitThenTest(t *testing.T) {
 	wantFailure(t, code, stdout, stderr, 1, "is not empty: choose a new directory, or --force")
 
 	code, stdout, stderr = runLong(t, "test", dir)
-	if code != 0 || !regexp.MustCompile(`(?m)^ok   .*hello\.test\.ts \S+$`).MatchString(stdout) || !strings.Contains(stdout, "PASS (1 tests)") {
+	if code != 0 || !regexp.MustCompile(`(?m)^ok   .*hello\.test\.ts \S+$`).MatchString(stdout) || !strings.Contains(stdout, "PASS (1 test)") {
 		t.Fatalf("test: %d\n%s%s", code, stdout, stderr)
 	}
 

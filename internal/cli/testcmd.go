@@ -85,9 +85,9 @@ func runTest(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d tests failed", failed, len(files))
+		return fmt.Errorf("%d of %s failed", failed, plural(len(files), "test"))
 	}
-	fmt.Fprintf(e.stdout, "PASS (%d tests)\n", len(files))
+	fmt.Fprintf(e.stdout, "PASS (%s)\n", plural(len(files), "test"))
 	return nil
 }
 
@@ -216,4 +216,12 @@ func (r *testRunner) failure(ctx context.Context, spec api.FunctionSpec) (string
 		}
 		return msg, logs
 	}
+}
+
+// plural is "1 test", "2 tests".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
