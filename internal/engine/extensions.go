@@ -196,8 +196,19 @@ func (i *Isolate) runExtension(k int) error {
 	if i.ext.ran[k] {
 		return nil
 	}
+	// Marked before it runs (it may touch its own globals) and unmarked
+	// if it fails, so that a load cut short (by the invocation's deadline,
+	// say) is tried again at the next use instead of leaving the globals
+	// undefined for the isolate's life.
 	i.ext.ran[k] = true
-	e := list[k]
+	if err := i.runOneExtension(list[k]); err != nil {
+		i.ext.ran[k] = false
+		return err
+	}
+	return nil
+}
+
+func (i *Isolate) runOneExtension(e *extension) error {
 	for _, need := range e.needs {
 		if err := i.runExtension(need); err != nil {
 			return err
