@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,6 +145,42 @@ func TestExceptionMessageForTheCaller(t *testing.T) {
 			if res.Err == nil || !strings.HasPrefix(res.Err.Message, want) || (hide && res.Err.Message != want) {
 				t.Errorf("%s (hide %v): caller sees %v, want %q", tt.src, hide, res.Err, want)
 			}
+		}
+	}
+}
+
+// A bundle's map comes from the user: a malformed or hostile one leaves
+// positions as they are and takes nothing down.
+func TestMalformedSourceMaps(t *testing.T) {
+	for _, m := range []string{
+		"!!!not base64",
+		"eyJ2ZXJzaW9uIjozfQ==", // {"version":3}
+		base64.StdEncoding.EncodeToString([]byte(`{"mappings":"A"}`)), // panics go-sourcemap's Source
+		base64.StdEncoding.EncodeToString([]byte(`{"version":3,"sources":[],"names":[],"mappings":"AAAA,CAAC;;;ZZZZ,+/+/+/+/+/+/"}`)),
+		base64.StdEncoding.EncodeToString([]byte(`{"version":3,"sources":["a.ts"],"names":[],"mappings":"AAAAA,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,gggggggggggggggggggggg"}`)),
+	} {
+		src := "(() => { throw new Error('x') })\n//# sourceMappingURL=data:application/json;base64," + m + "\n"
+		p, err := engine.Compile("m.js", src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		iso, err := engine.NewIsolate(p, engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := call(t, iso)
+		iso.Dispose()
+		if res.Err == nil || !strings.Contains(res.Detail, "Error: x") {
+			t.Errorf("map %q: %v %s", m, res.Err, res.Detail)
+		}
+	}
+	// A syntax error reported through a hostile map: Compile runs in the
+	// node when a deploy is checked without the sandbox.
+	for _, m := range []string{`{"mappings":"A"}`, `{"version":3,"sources":["a.ts"],"mappings":";;;;;;;;;;;;;;AAAA"}`} {
+		_, err := engine.Compile("m.js", "let = ;\n//# sourceMappingURL=data:application/json;base64,"+
+			base64.StdEncoding.EncodeToString([]byte(m))+"\n")
+		if err == nil || !strings.Contains(err.Error(), "SyntaxError") {
+			t.Errorf("syntax error through the map %s: %v", m, err)
 		}
 	}
 }

@@ -40,11 +40,37 @@ func (p *Program) positions() *positions {
 		if err != nil {
 			return
 		}
-		if m, err := sourcemap.Parse("", raw); err == nil {
-			p.pos.m = m
-		}
+		p.pos.m = parseMap(raw)
 	})
 	return &p.pos
+}
+
+// parseMap parses a source map, or gives nil. The map comes with the
+// user's bundle, so it may be anything: a panic in the parser on a crafted
+// map must not reach the process (a deploy's check may run in the node).
+func parseMap(raw []byte) (m *sourcemap.Consumer) {
+	defer func() {
+		if recover() != nil {
+			m = nil
+		}
+	}()
+	m, err := sourcemap.Parse("", raw)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// source looks a generated position up in m, as m.Source does, but
+// without letting a panic on a crafted map escape.
+func source(m *sourcemap.Consumer, line, col int) (file string, sline, scol int, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	file, _, sline, scol, ok = m.Source(line, col)
+	return file, sline, scol, ok
 }
 
 // userText is text (a stack trace, a console line) as the user should
@@ -83,7 +109,7 @@ func (p *Program) mapPositions(text string) string {
 		line, _ := strconv.Atoi(sub[1])
 		col, _ := strconv.Atoi(sub[2])
 		// V8 counts columns from 1, source maps from 0.
-		src, _, sline, scol, ok := pos.m.Source(line, col-1)
+		src, sline, scol, ok := source(pos.m, line, col-1)
 		if !ok || src == "" {
 			return s
 		}
