@@ -181,6 +181,9 @@ func seg(segs [][]byte, k int) []byte {
 const (
 	maxRSAGenerateBits  = 4096
 	maxPBKDF2Iterations = 10_000_000 // about 2 s of SHA-256 here
+	// maxDeriveBits bounds what PBKDF2 and HKDF make: Go allocates the
+	// whole output outside V8's heap limit. Keys need a few hundred bits.
+	maxDeriveBits = 64 << 13 // 64 KiB
 )
 
 // heavy says whether an operation may take long: RSA key generation and
@@ -220,6 +223,13 @@ func (i *Isolate) runSubtleInTime(req *subtleReq, segs [][]byte) (*subtleResp, [
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
+		// No V8 frame is below this goroutine to turn a panic into an
+		// exception: a bug here must not take the process down.
+		defer func() {
+			if r := recover(); r != nil {
+				done <- answer{err: fmt.Errorf("crypto.subtle failed: %v", r)}
+			}
+		}()
 		resp, outs, err := runSubtle(req, segs)
 		done <- answer{resp, outs, err}
 	}()
@@ -1022,8 +1032,8 @@ func deriveBits(req *subtleReq, segs [][]byte) ([]byte, error) {
 	key := seg(segs, 0)
 	switch req.Alg {
 	case "PBKDF2", "HKDF":
-		if req.Length < 0 || req.Length%8 != 0 {
-			return nil, opErr("length must be a multiple of 8")
+		if req.Length < 0 || req.Length%8 != 0 || req.Length > maxDeriveBits {
+			return nil, opErr("length must be a multiple of 8 up to %d", maxDeriveBits)
 		}
 		if req.Length == 0 {
 			return []byte{}, nil

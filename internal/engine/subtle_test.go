@@ -138,6 +138,7 @@ func TestSubtleBoundsItsWork(t *testing.T) {
 		const key = await crypto.subtle.importKey('raw', new TextEncoder().encode('pw'), 'PBKDF2', false, ['deriveBits']);
 		const params = (n) => ({ name: 'PBKDF2', hash: 'SHA-256', salt: new Uint8Array(8), iterations: n });
 		if (s === 'many') return crypto.subtle.deriveBits(params(20_000_000), key, 256).then(() => 'derived', (e) => e.name + ': ' + e.message);
+		if (s === 'big') return crypto.subtle.deriveBits(params(1), key, 1 << 30).then(() => 'derived', (e) => e.name + ': ' + e.message);
 		if (s === 'long') return crypto.subtle.deriveBits(params(10_000_000), key, 256).then(() => 'derived', (e) => e.name);
 		return new Uint8Array(await crypto.subtle.deriveBits(params(1000), key, 256)).length;
 	}`, Options{})
@@ -151,6 +152,9 @@ func TestSubtleBoundsItsWork(t *testing.T) {
 	}
 	if res := call("many", time.Minute); res.Err != nil || string(res.Body) != "OperationError: iterations must be from 1 to 10000000" {
 		t.Errorf("20 million iterations: %s %v", res.Body, res.Err)
+	}
+	if res := call("big", time.Minute); res.Err != nil || string(res.Body) != "OperationError: length must be a multiple of 8 up to 524288" {
+		t.Errorf("a 128 MiB key: %s %v", res.Body, res.Err)
 	}
 	// About 2 s of work against a 50 ms timeout.
 	if res := call("long", 50*time.Millisecond); res.Err == nil || res.Err.Code != api.CodeTimeout {
