@@ -124,6 +124,16 @@ func newInflater(format int) *inflater {
 }
 
 func (f *inflater) run(format int) {
+	// No V8 frame is below this goroutine to turn a panic into an
+	// exception: the stream fails instead of the process.
+	defer func() {
+		if r := recover(); r != nil {
+			select {
+			case f.events <- zevent{kind: evErr, err: fmt.Errorf("decompression failed: %v", r)}:
+			case <-f.quit:
+			}
+		}
+	}()
 	var r io.Reader
 	var err error
 	switch format {
