@@ -181,16 +181,18 @@ func TestStreamTriggerDeadLetter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The stream may exist before the dead letter is in it: wait for the
+	// message itself.
 	var dlq jetstream.Stream
+	var m *jetstream.RawStreamMsg
 	testenv.Eventually(t, "the dead letter", func() bool {
 		var err error
-		dlq, err = js.Stream(ctx, api.DeadLetterStream)
+		if dlq, err = js.Stream(ctx, api.DeadLetterStream); err != nil {
+			return false
+		}
+		m, err = dlq.GetLastMsgForSubject(ctx, api.DeadLetterSubject(api.DefaultNamespace, "broken"))
 		return err == nil
 	})
-	m, err := dlq.GetLastMsgForSubject(ctx, api.DeadLetterSubject(api.DefaultNamespace, "broken"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if string(m.Data) != "fail" || m.Header.Get(api.HeaderDLQSubject) != "pay.fail" || m.Header.Get(api.HeaderDLQDeliveries) != "3" || m.Header.Get(api.HeaderDLQStream) != "PAY" {
 		t.Fatalf("dead letter %q %v", m.Data, m.Header)
 	}
