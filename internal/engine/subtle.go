@@ -857,22 +857,13 @@ func verify(req *subtleReq, material, sig, data []byte) (bool, error) {
 	return false, &domError{"InvalidAccessError", req.Alg + " cannot verify"}
 }
 
-func privateKey[K any](der []byte) (K, error) {
-	var zero K
-	k, err := parseKey("private", der)
-	if err != nil {
-		return zero, err
-	}
-	kk, ok := k.(K)
-	if !ok {
-		return zero, &domError{"InvalidAccessError", "the key does not fit the algorithm"}
-	}
-	return kk, nil
-}
+// privateKey and publicKey parse a key's DER and check that it is a K.
+func privateKey[K any](der []byte) (K, error) { return typedKey[K]("private", der) }
+func publicKey[K any](der []byte) (K, error)  { return typedKey[K]("public", der) }
 
-func publicKey[K any](der []byte) (K, error) {
+func typedKey[K any](typ string, der []byte) (K, error) {
 	var zero K
-	k, err := parseKey("public", der)
+	k, err := parseKey(typ, der)
 	if err != nil {
 		return zero, err
 	}
