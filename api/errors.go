@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error codes follow HTTP, as the NATS services convention does.
@@ -27,6 +28,19 @@ const (
 	// a little before, so the client hears why instead of a bare timeout.
 	HeaderTimeout = "Natsfn-Timeout"
 )
+
+// FunctionFailed is the message of a function that threw or failed. A
+// thrown exception's own name and message may follow it (ThrownMessage),
+// unless the operator hides them.
+const FunctionFailed = "function failed"
+
+// ThrownMessage is the message a caller sees of an exception.
+func ThrownMessage(exception string) string { return FunctionFailed + ": " + exception }
+
+// ExceptionOf is the exception's part of a ThrownMessage.
+func ExceptionOf(message string) (exception string, ok bool) {
+	return strings.CutPrefix(message, FunctionFailed+": ")
+}
 
 // Error is what a caller sees of a failure: a code and a short message that
 // is safe to show. The whole cause belongs in the operator's log.

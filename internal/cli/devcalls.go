@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -131,8 +130,8 @@ func (w *callWatcher) reply(m *nats.Msg) {
 		if msg := m.Header.Get(api.HeaderError); msg != "" {
 			// An exception's message is shown once, with its stack, by
 			// the log: not again on each call's line.
-			if _, thrown := strings.CutPrefix(msg, "function failed: "); thrown {
-				msg = "function failed"
+			if _, thrown := api.ExceptionOf(msg); thrown {
+				msg = api.FunctionFailed
 			}
 			status += " " + msg
 		}

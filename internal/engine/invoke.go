@@ -236,9 +236,9 @@ func (i *Isolate) reply() Result {
 // function's own text: it is kept to one line, as a header value must be.
 func (i *Isolate) thrown(message string) *api.Error {
 	if i.opts.HideExceptions || message == "" {
-		return api.Errorf(api.CodeInternal, "function failed")
+		return &api.Error{Code: api.CodeInternal, Message: api.FunctionFailed}
 	}
-	return api.Errorf(api.CodeInternal, "function failed: %s", oneLine(message))
+	return &api.Error{Code: api.CodeInternal, Message: api.ThrownMessage(oneLine(message))}
 }
 
 // oneLine replaces line breaks and other control characters with spaces and

@@ -152,8 +152,8 @@ func (f *Function) done(job *pool.Job, res engine.Result) {
 // stack) start with it.
 func failure(res engine.Result) string {
 	msg := res.Err.Message
-	if thrown, ok := strings.CutPrefix(msg, "function failed: "); ok && strings.HasPrefix(res.Detail, thrown) {
-		msg = "function failed"
+	if thrown, ok := api.ExceptionOf(msg); ok && strings.HasPrefix(res.Detail, thrown) {
+		msg = api.FunctionFailed
 	}
 	if res.Detail == "" {
 		return msg
