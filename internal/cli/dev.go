@@ -140,12 +140,13 @@ func (d *devLoop) run(ctx context.Context) error {
 	}
 	d.inputs = map[string]bool{abs: true}
 	d.watched, d.extra = map[string]bool{}, map[string]bool{}
-	d.redeploy(ctx)
-	d.syncWatches(w)
-
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	d.redeploy(ctx)
+	if d.syncWatches(w) {
+		timer.Reset(debounce)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -169,7 +170,9 @@ func (d *devLoop) run(ctx context.Context) error {
 			fmt.Fprintf(d.errOut, "natsfn dev: watching files: %v\n", err)
 		case <-timer.C:
 			d.redeploy(ctx)
-			d.syncWatches(w)
+			if d.syncWatches(w) {
+				timer.Reset(debounce)
+			}
 		}
 	}
 }
@@ -178,7 +181,12 @@ func (d *devLoop) run(ctx context.Context) error {
 // from. Directories, not files: editors often save by writing a new file
 // and renaming it over the old one. Adding again is cheap and brings back
 // the watch of a directory that was deleted and made again.
-func (d *devLoop) syncWatches(w *fsnotify.Watcher) {
+//
+// It reports whether a directory is watched that was not before: a file
+// there may have changed between the build that read it and the watch, so
+// the caller builds once more (a build that changes nothing deploys
+// nothing).
+func (d *devLoop) syncWatches(w *fsnotify.Watcher) (added bool) {
 	want := map[string]bool{}
 	for f := range d.inputs {
 		want[filepath.Dir(f)] = true
@@ -190,6 +198,7 @@ func (d *devLoop) syncWatches(w *fsnotify.Watcher) {
 		if err := w.Add(dir); err != nil && !os.IsNotExist(err) {
 			fmt.Fprintf(d.errOut, "natsfn dev: watch %s: %s\n", dir, oneLine(err.Error()))
 		}
+		added = added || !d.watched[dir]
 	}
 	for dir := range d.watched {
 		if !want[dir] {
@@ -197,6 +206,7 @@ func (d *devLoop) syncWatches(w *fsnotify.Watcher) {
 		}
 	}
 	d.watched = want
+	return added
 }
 
 // relevant reports whether ev may change the bundle: a change to a file
