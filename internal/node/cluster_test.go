@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -75,10 +76,16 @@ func natsfnStreams(t *testing.T, js jetstream.JetStream) map[string]int {
 	return out
 }
 
-// waitStreamsLed waits until every stream has a leader and its replicas
-// are current: JetStream has got over a server's loss or return.
-func waitStreamsLed(t *testing.T, js jetstream.JetStream) {
+// waitStreamsLed waits until every stream has a leader and the replicas
+// on every running server are current: JetStream has got over a server's
+// loss or return. A server that is back but not yet current answers
+// consumers (a watch, ls) from what it had before it went down.
+func waitStreamsLed(t *testing.T, c *testenv.Cluster, js jetstream.JetStream) {
 	t.Helper()
+	running := map[string]bool{}
+	for i := range c.Size() {
+		running[c.Name(i)] = c.Server(i) != nil
+	}
 	testenv.Eventually(t, "every stream led, with its replicas current", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -88,6 +95,11 @@ func waitStreamsLed(t *testing.T, js jetstream.JetStream) {
 			n++
 			if si.Cluster == nil || si.Cluster.Leader == "" {
 				return false
+			}
+			for _, r := range si.Cluster.Replicas {
+				if running[r.Name] && (!r.Current || r.Offline) {
+					return false
+				}
 			}
 		}
 		return l.Err() == nil && n > 0
@@ -160,8 +172,16 @@ func TestClusterLosesAServer(t *testing.T) {
 func clusterLosesServer(t *testing.T, c *testenv.Cluster, kill int) {
 	// Each node on a server of its own, so one of them loses its server
 	// and fails over to those the cluster told it of.
-	clusterNode(t, c.URL(0), "a", 0, nil)
-	clusterNode(t, c.URL(1), "b", 0, nil)
+	var log lockedBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the nodes' log:\n%s", log.String())
+		}
+	})
+	// Steps go into the log too, to read it against them.
+	step := func(what string) { fmt.Fprintf(&log, "time=%s TEST %s\n", time.Now().Format(time.RFC3339Nano), what) }
+	clusterNode(t, c.URL(0), "a", 0, &log)
+	clusterNode(t, c.URL(1), "b", 0, &log)
 	cl, nc, js := clusterClient(t, c)
 	ctx := context.Background()
 	deploy(t, cl, "counter", counterJS, "counter")
@@ -170,9 +190,11 @@ func clusterLosesServer(t *testing.T, c *testenv.Cluster, kill int) {
 	callUntil(t, nc, "doomed", "", "doomed")
 	waitLog(t, cl, "doomed", "doomed ran", 1)
 
+	step("kill " + c.Name(kill))
 	c.Kill(kill)
 	c.WaitForMetaLeader()
-	waitStreamsLed(t, js)
+	waitStreamsLed(t, c, js)
+	step("streams led")
 
 	// Nothing is lost.
 	callUntil(t, nc, "counter", "", "kept")
@@ -206,10 +228,14 @@ func clusterLosesServer(t *testing.T, c *testenv.Cluster, kill int) {
 	})
 
 	// And once the server is back, still nothing is lost.
+	step("restart " + c.Name(kill))
 	c.Restart(kill)
-	waitStreamsLed(t, js)
+	waitStreamsLed(t, c, js)
+	step("streams led")
 	callUntil(t, nc, "counter", "", "changed")
+	step("info fresh")
 	if _, err := cl.Info(ctx, "fresh"); err != nil {
+		logStreamViews(t, c, nc)
 		t.Fatalf("info after the restart: %v", err)
 	}
 	// Leave the cluster as it was for the next server's turn.
@@ -342,7 +368,7 @@ func TestClusterOutage(t *testing.T) {
 
 	c.Restart(1)
 	c.Restart(2)
-	waitStreamsLed(t, js)
+	waitStreamsLed(t, c, js)
 	// JetStream may still say it is "temporarily unavailable" for a moment
 	// after its servers are back (the meta layer catching up): a deploy
 	// fails then, naming JetStream, and the next one goes through.
@@ -465,5 +491,47 @@ func TestClusterDrainHandsOverToAnotherServer(t *testing.T) {
 	t.Logf("%d calls answered, %d failed; log lines: node-a %d, node-b %d", ok, failed, served.of("node-a"), served.of("node-b"))
 	if failed > 0 {
 		t.Fatalf("%d calls failed across the drain: %q", failed, calls.failures)
+	}
+}
+
+// logStreamViews logs how each running server sees the functions bucket,
+// and every answer to a read of fresh's key: what a failed read after a
+// server's return needs to be understood.
+func logStreamViews(t *testing.T, c *testenv.Cluster, nc *nats.Conn) {
+	t.Helper()
+	for i := range c.Size() {
+		srv := c.Server(i)
+		if srv == nil {
+			continue
+		}
+		jsz, err := srv.Jsz(&server.JSzOptions{Accounts: true, Streams: true, Config: true})
+		if err != nil {
+			t.Logf("%s: %v", c.Name(i), err)
+			continue
+		}
+		for _, a := range jsz.AccountDetails {
+			for _, sd := range a.Streams {
+				if sd.Name == "KV_"+api.FunctionsBucket && sd.Cluster != nil {
+					t.Logf("%s sees %s: last sequence %d, leader %s, replicas %+v", c.Name(i), sd.Name, sd.State.LastSeq, sd.Cluster.Leader, sd.Cluster.Replicas)
+				}
+			}
+		}
+	}
+	inbox := nats.NewInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		return
+	}
+	defer sub.Unsubscribe()
+	get := fmt.Sprintf(`{"last_by_subj":"$KV.%s.%s"}`, api.FunctionsBucket, api.FunctionKey(api.DefaultNamespace, "fresh"))
+	if err := nc.PublishRequest("$JS.API.STREAM.MSG.GET.KV_"+api.FunctionsBucket, inbox, []byte(get)); err != nil {
+		return
+	}
+	for {
+		m, err := sub.NextMsg(time.Second)
+		if err != nil {
+			return
+		}
+		t.Logf("an answer to a read of fresh: %.300s", m.Data)
 	}
 }
