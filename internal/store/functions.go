@@ -114,31 +114,51 @@ func (s *Store) List(ctx context.Context, namespace string) ([]api.FunctionInfo,
 	if err := api.ValidateName("namespace", namespace); err != nil {
 		return nil, fmt.Errorf("natsfn: %w", err)
 	}
-	// A watcher reads every current value in one consumer instead of one
-	// request per key.
-	w, err := s.functions.Watch(ctx, namespace+".*", jetstream.IgnoreDeletes())
+	var list []api.FunctionInfo
+	err := s.readCurrent(ctx, namespace+".*", func() (uint64, error) {
+		var seen uint64
+		var err error
+		list, seen, err = s.listOnce(ctx, namespace)
+		return seen, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("natsfn: list functions: %w", err)
 	}
+	slices.SortFunc(list, func(a, b api.FunctionInfo) int {
+		return strings.Compare(a.Spec.Name, b.Spec.Name)
+	})
+	return list, nil
+}
+
+// listOnce reads a namespace's functions through one watcher, which reads
+// every current value in one consumer instead of one request per key, and
+// returns the highest revision it saw, removals included.
+func (s *Store) listOnce(ctx context.Context, namespace string) ([]api.FunctionInfo, uint64, error) {
+	w, err := s.functions.Watch(ctx, namespace+".*")
+	if err != nil {
+		return nil, 0, err
+	}
 	defer stopWatcher(w)
 	list := []api.FunctionInfo{}
+	var seen uint64
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("natsfn: list functions: %w", ctx.Err())
+			return nil, 0, ctx.Err()
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil, fmt.Errorf("natsfn: list functions: %w", ErrWatchStopped)
+				return nil, 0, ErrWatchStopped
 			}
 			if e == nil {
-				slices.SortFunc(list, func(a, b api.FunctionInfo) int {
-					return strings.Compare(a.Spec.Name, b.Spec.Name)
-				})
-				return list, nil
+				return list, seen, nil
+			}
+			seen = max(seen, e.Revision())
+			if e.Operation() != jetstream.KeyValuePut {
+				continue
 			}
 			info, err := decodeInfo(e)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			list = append(list, *info)
 		}

@@ -49,14 +49,17 @@ const (
 // Store is the desired state of every namespace. It is safe for concurrent
 // use.
 type Store struct {
-	js         jetstream.JetStream
-	functions  jetstream.KeyValue
-	bundles    jetstream.ObjectStore
-	namespaces jetstream.KeyValue
-	uploads    *Uploads
-	replicas   int
-	asked      int
-	opened     []Opened
+	js        jetstream.JetStream
+	functions jetstream.KeyValue
+	// functionsStream reads single messages of functions from the
+	// stream's leader (current.go).
+	functionsStream jetstream.Stream
+	bundles         jetstream.ObjectStore
+	namespaces      jetstream.KeyValue
+	uploads         *Uploads
+	replicas        int
+	asked           int
+	opened          []Opened
 }
 
 // Opened is how Open found one of natsfn's buckets or streams.
@@ -121,6 +124,9 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, 
 	}
 	s.note(api.FunctionsBucket, res)
 	s.functions = functions
+	if s.functionsStream, err = js.Stream(ctx, "KV_"+api.FunctionsBucket); err != nil {
+		return nil, fmt.Errorf("natsfn: open bucket %s: %w", api.FunctionsBucket, err)
+	}
 	s.replicas = res.Replicas
 	if res.Short && !jsbucket.NotClustered(res.ShortErr) {
 		// A server is down: the rest aims for what was asked, and gets

@@ -34,10 +34,15 @@ func (s *Store) History(ctx context.Context, namespace, name string) ([]api.Func
 // first; none when it does not exist. A value that does not decode is
 // returned empty but for its Revision and Version, so it can be replaced.
 func (s *Store) history(ctx context.Context, key string) ([]api.FunctionInfo, error) {
-	entries, err := s.functions.History(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, nil
-	}
+	var entries []jetstream.KeyValueEntry
+	err := s.readCurrent(ctx, key, func() (uint64, error) {
+		var err error
+		entries, err = s.functions.History(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || len(entries) == 0 {
+			return 0, nil
+		}
+		return entries[len(entries)-1].Revision(), err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("natsfn: read the versions of %s: %w", key, err)
 	}
