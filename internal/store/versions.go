@@ -38,10 +38,16 @@ func (s *Store) history(ctx context.Context, key string) ([]api.FunctionInfo, er
 	err := s.readCurrent(ctx, key, func() (uint64, error) {
 		var err error
 		entries, err = s.functions.History(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) || len(entries) == 0 {
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			entries = nil
+			return 0, nil
+		case err != nil:
+			return 0, err
+		case len(entries) == 0:
 			return 0, nil
 		}
-		return entries[len(entries)-1].Revision(), err
+		return entries[len(entries)-1].Revision(), nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("natsfn: read the versions of %s: %w", key, err)
