@@ -19,7 +19,8 @@ import (
 // fire(id)), lets the microtasks run, and checks the promise again.
 // Nothing outlives the invocation: when its reply is decided, endLoop
 // cancels the calls still running (their answers are dropped) and forgets
-// every timer and compression stream. docs/host-services.md states these rules for users.
+// every timer and compression stream. docs/host-services.md states these
+// rules for users.
 
 const (
 	// maxOpsInFlight bounds the host calls one isolate runs at once. That

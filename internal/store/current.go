@@ -16,7 +16,7 @@ import (
 // replica whose server has just come back replays what it had until it
 // has caught up: a removed function is listed again, a new version is
 // missing, and a deploy reading such a history would delete the bundle of
-// a version still in use. A read of one message is answered by the
+// a version still kept. A read of one message is answered by the
 // stream's leader, so each consumer read is checked against the last
 // sequence the leader holds for its keys, and taken again until it has
 // caught up.
