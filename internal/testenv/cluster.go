@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -31,7 +32,8 @@ type Cluster struct {
 func NewCluster(t testing.TB, size int) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, name: "natsfn-test", servers: make([]*server.Server, size), opts: make([]server.Options, size)}
-	clientPorts, routePorts := freePorts(t, size), freePorts(t, size)
+	ports := freePorts(t, 2*size) // in one call: no port twice
+	clientPorts, routePorts := ports[:size], ports[size:]
 	root := t.TempDir()
 	for i := range size {
 		var routes []*url.URL
@@ -64,24 +66,50 @@ func NewCluster(t testing.TB, size int) *Cluster {
 	return c
 }
 
-// freePorts reserves n free loopback ports. They are released before the
-// servers bind them, which is safe enough on a test machine.
+// freePorts reserves n free loopback ports below the kernel's ephemeral
+// range. A port in that range can be handed, while it is free, to the
+// local end of any outgoing connection or to a listener on port 0, and
+// the tests around make thousands: a server restarted on its port, or
+// started a moment after its port was reserved, then found it taken and
+// never started. Below the range only a process that asks for the port by
+// number can take it; picks are random, and each is checked by binding.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	ports := make([]int, n)
+	const lowest = 10000
+	ephemeral := ephemeralStart()
+	var ports []int
 	var ls []net.Listener
-	for i := range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == 1000 || ephemeral-lowest < 1000 {
+			t.Fatalf("testenv: no free port between %d and %d", lowest, ephemeral)
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", lowest+rand.IntN(ephemeral-lowest)))
 		if err != nil {
-			t.Fatalf("testenv: %v", err)
+			continue // taken
 		}
 		ls = append(ls, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	for _, l := range ls {
-		l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports
+}
+
+// ephemeralStart is the first port of the kernel's ephemeral range
+// (Linux's default when it cannot be read).
+func ephemeralStart() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	var low int
+	if _, err := fmt.Sscan(string(b), &low); err != nil {
+		return 32768
+	}
+	return low
 }
 
 func (c *Cluster) start(i int) {
@@ -95,7 +123,17 @@ func (c *Cluster) start(i int) {
 	s.Start()
 	if !s.ReadyForConnections(30 * time.Second) {
 		s.Shutdown()
-		c.t.Fatalf("testenv: server %d did not start", i)
+		// A server without a log says nothing of a port it could not
+		// bind: look for one.
+		why := ""
+		for _, port := range []int{c.opts[i].Port, c.opts[i].Cluster.Port} {
+			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
+				why += fmt.Sprintf("; port %d is taken: %v", port, err)
+			} else {
+				l.Close()
+			}
+		}
+		c.t.Fatalf("testenv: server %d did not start%s", i, why)
 	}
 	c.mu.Lock()
 	c.servers[i] = s
